@@ -1,0 +1,1 @@
+"""The TeMIX domain core: plain Python, standard library only, no I/O."""
