@@ -1,0 +1,58 @@
+"""SOAP faults: what the client did wrong, said precisely, never with a stack trace.
+
+These are raised anywhere in the SOAP layer and turned into a SOAP 1.1 Fault by
+``spyne_app`` (the only module that knows spyne). Business-rule breaches are not faults:
+they are ``service.domain.errors.TemixError`` and become an EiResponse.
+"""
+
+
+class SoapFault(Exception):
+    """A request refused before any business logic ran. Nothing is written."""
+
+    faultcode = "Client"
+    http_status = 500  # SOAP 1.1 over HTTP: faults travel with 500
+
+    def __init__(self, faultstring: str):
+        super().__init__(faultstring)
+        self.faultstring = faultstring
+
+
+class MalformedXmlFault(SoapFault):
+    faultcode = "Client.MalformedXml"
+
+
+class ForbiddenXmlFault(SoapFault):
+    """DTDs, entities, processing tricks: refused outright (XXE, billion laughs)."""
+
+    faultcode = "Client.ForbiddenXml"
+
+
+class RequestTooLargeFault(SoapFault):
+    faultcode = "Client.RequestTooLarge"
+    http_status = 413
+
+
+class SoapEnvelopeFault(SoapFault):
+    """Not a SOAP 1.1 envelope with exactly one Body child."""
+
+    faultcode = "Client.SoapEnvelope"
+
+
+class SchemaValidationFault(SoapFault):
+    faultcode = "Client.SchemaValidation"
+
+
+class UnknownOperationFault(SoapFault):
+    faultcode = "Client.UnknownOperation"
+
+
+class AuthenticationFault(SoapFault):
+    """WS-Security 1.0: missing, malformed or wrong credentials, or a replayed nonce."""
+
+    faultcode = "wsse:FailedAuthentication"
+
+
+class ImpersonationFault(SoapFault):
+    """The authenticated party is not the party the payload speaks for."""
+
+    faultcode = "Client.NotAuthorized"

@@ -1,0 +1,236 @@
+"""XML <-> domain: reading EI payloads into domain values, and building EI responses.
+
+Elements are built with lxml (never text templates). Every value the schema leaves open
+but TeMIX constrains (durations, units, time zones, positive rates) is checked here and
+refused with an InvalidValueError naming the element.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from decimal import Decimal, InvalidOperation
+
+from lxml import etree
+
+from service.domain import units
+from service.domain.errors import InvalidValueError
+from service.domain.intervals import Interval, parse_duration, to_utc
+from service.domain.tenders import Interface, Side, Terms
+from service.soap.ns import EI, EMIX, MIN, POWER, PYLD, SCALE, STRM, q
+
+TimeZoneOf = Callable[[str], tzinfo]
+
+QUOTE_STATE = "indicationOfInterest"
+ONE_NODE_INTERFACES = {
+    q(POWER, "pnode"): q(POWER, "node"),
+    q(POWER, "aggregatedPnode"): q(POWER, "node"),
+    q(POWER, "serviceDeliveryPoint"): q(POWER, "node"),
+    q(POWER, "meterAsset"): q(POWER, "mrid"),
+    q(POWER, "endDeviceAsset"): q(POWER, "mrid"),
+}
+
+
+def where(element: etree._Element) -> str:
+    """Element path and line for messages: 'emix:product/min:duration (line 17)'."""
+    tree = element.getroottree()
+    return f"{tree.getelementpath(element)} (line {element.sourceline})"
+
+
+def child(parent: etree._Element, tag: str) -> etree._Element | None:
+    return parent.find(tag)
+
+
+def required(parent: etree._Element, tag: str) -> etree._Element:
+    found = parent.find(tag)
+    if found is None:
+        local = tag.rsplit("}", 1)[-1]
+        raise InvalidValueError(f"{local} is required in {where(parent)}")
+    return found
+
+
+def text_of(parent: etree._Element, tag: str) -> str:
+    return (required(parent, tag).text or "").strip()
+
+
+def texts(parent: etree._Element, tag: str) -> list[str]:
+    return [(e.text or "").strip() for e in parent.findall(tag)]
+
+
+def decimal_of(element: etree._Element) -> Decimal:
+    try:
+        value = Decimal((element.text or "").strip())
+    except InvalidOperation:
+        raise InvalidValueError(f"Not a number: {element.text!r} at {where(element)}") from None
+    if not value.is_finite():
+        raise InvalidValueError(f"Not a finite number: {element.text!r} at {where(element)}")
+    return value
+
+
+def datetime_of(element: etree._Element) -> datetime:
+    text = (element.text or "").strip()
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidValueError(f"Not a dateTime: {text!r} at {where(element)}") from None
+    if value.tzinfo is None:
+        raise InvalidValueError(
+            f"dateTime {text!r} has no time zone (use Z or an offset) at {where(element)}"
+        )
+    return to_utc(value)
+
+
+# ---------------------------------------------------------------- products in
+
+
+@dataclass(frozen=True)
+class ProductIn:
+    """An emix:product as read from a request: normalised terms and what rendering needs."""
+
+    terms: Terms
+    transactive_state: str
+    integral_only: bool
+    expires_at: datetime | None
+    rate_scale: str  # the siScaleCode the party used, to render remaining quantities back
+    element: etree._Element
+
+    @property
+    def is_quote(self) -> bool:
+        return self.transactive_state == QUOTE_STATE
+
+
+def read_product(product: etree._Element, timezone_of: TimeZoneOf) -> ProductIn:
+    if product.tag != q(EMIX, "product"):
+        local = etree.QName(product).localname
+        raise InvalidValueError(f"Only emix:product is supported here, not {local} at {where(product)}")
+    if child(product, q(STRM, "intervals")) is not None:
+        raise InvalidValueError(
+            f"A TeMIX product has one delivery interval: strm:intervals is not supported at {where(product)}"
+        )
+    market_context = text_of(product, q(EMIX, "marketContext"))
+    interval = read_interval(product, timezone_of(market_context))
+    description = product.find(q(POWER, "temixPower"))
+    if description is None:
+        raise InvalidValueError(f"The product must describe power:temixPower at {where(product)}")
+    rate_scale, quantity_kw = read_rate(description)
+    integral = child(product, q(EMIX, "integralOnly"))
+    expiry = child(product, q(EMIX, "expirationDate"))
+    terms = Terms(
+        side=Side(text_of(product, q(EMIX, "side"))),
+        interface=read_interface(description),
+        market_context=market_context,
+        interval=interval,
+        price_per_kwh=read_price(description, rate_scale),
+        quantity_kw=quantity_kw,
+        currency=(child(product, q(EMIX, "currency")).text.strip() if child(product, q(EMIX, "currency")) is not None else None),
+    )
+    return ProductIn(
+        terms=terms,
+        transactive_state=text_of(product, q(EMIX, "transactiveState")),
+        integral_only=integral is not None and integral.text.strip() in ("true", "1"),
+        expires_at=datetime_of(expiry) if expiry is not None else None,
+        rate_scale=rate_scale,
+        element=product,
+    )
+
+
+def read_interval(stream: etree._Element, tz: tzinfo) -> Interval:
+    start = required(stream, q(MIN, "dtStart"))
+    start_at = start.find(q(MIN, "dateTime"))
+    if start_at is None:
+        raise InvalidValueError(f"dtStart must be a min:dateTime at {where(start)}")
+    duration = required(stream, q(MIN, "duration"))
+    try:
+        return Interval.of(datetime_of(start_at), parse_duration(duration.text or ""), tz)
+    except InvalidValueError as exc:
+        raise InvalidValueError(f"{exc.description} at {where(duration)}") from exc
+
+
+def read_interface(description: etree._Element) -> Interface:
+    transport = description.find(q(POWER, "transportInterface"))
+    if transport is not None:
+        return Interface(
+            delivery_node=text_of(transport, q(POWER, "pointOfDelivery")),
+            receipt_node=text_of(transport, q(POWER, "pointOfReceipt")),
+        )
+    for tag, node_tag in ONE_NODE_INTERFACES.items():
+        found = description.find(tag)
+        if found is not None:
+            return Interface(delivery_node=text_of(found, node_tag))
+    raise InvalidValueError(
+        "The interface must be power:pnode (or another one-node interface) or "
+        f"power:transportInterface at {where(description)}"
+    )
+
+
+def read_rate(description: etree._Element) -> tuple[str, Decimal]:
+    item = description.find(q(POWER, "powerReal"))
+    if item is None:
+        raise InvalidValueError(
+            f"TeMIX trades real power: power:powerReal is required at {where(description)}"
+        )
+    quantity = required(description, q(EMIX, "quantity"))
+    scale = text_of(item, q(SCALE, "siScaleCode"))
+    return scale, units.rate_kw(decimal_of(quantity), text_of(item, q(POWER, "itemUnits")), scale)
+
+
+def read_price(description: etree._Element, rate_scale: str) -> Decimal:
+    """Price per unit of energy: per power:energyReal if given, else per (rate unit) x hour."""
+    price = required(description, q(EMIX, "price"))
+    energy = description.find(q(POWER, "energyReal"))
+    scale = text_of(energy, q(SCALE, "siScaleCode")) if energy is not None else rate_scale
+    return units.price_per_kwh(decimal_of(required(price, q(EMIX, "value"))), scale)
+
+
+def with_quantity(product_xml: bytes, quantity_kw: Decimal, rate_scale: str) -> etree._Element:
+    """A stored product, re-rendered with another rate (the remaining one) in the party's unit."""
+    product = etree.fromstring(product_xml)
+    quantity = product.find(f"{q(POWER, 'temixPower')}/{q(EMIX, 'quantity')}")
+    quantity.text = format_decimal(units.to_scale(quantity_kw, rate_scale))
+    return product
+
+
+def with_side(product: etree._Element, side: Side) -> etree._Element:
+    product.find(q(EMIX, "side")).text = side.value
+    return product
+
+
+def format_decimal(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text
+
+
+# ---------------------------------------------------------------- responses out
+
+
+def element(tag: str, text: str | None = None, *children: etree._Element) -> etree._Element:
+    node = etree.Element(tag)
+    if text is not None:
+        node.text = text
+    node.extend(children)
+    return node
+
+
+def ei_response(request_id: str, code: str = "200", description: str = "OK") -> etree._Element:
+    return element(
+        q(EI, "eiResponse"),
+        None,
+        element(q(EI, "responseCode"), code),
+        element(q(EI, "responseDescription"), description),
+        element(q(EI, "refID"), request_id),
+    )
+
+
+def ids(tag: str, values: Iterable[str]) -> list[etree._Element]:
+    return [element(tag, value) for value in values]
+
+
+def wrap(tag: str, id_tag: str, object_id: str, product: etree._Element) -> etree._Element:
+    """ei:eiTender / ei:eiTransaction around a product."""
+    return element(tag, None, element(id_tag, object_id), product)
+
+
+def request_id_of(payload: etree._Element) -> str:
+    found = payload.find(q(PYLD, "requestID"))
+    return (found.text or "").strip() if found is not None else ""

@@ -1,0 +1,1 @@
+"""PostgreSQL adapter: tables, the unit of work, repositories, the embedded server."""

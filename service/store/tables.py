@@ -1,0 +1,178 @@
+"""SQLAlchemy Core tables. The schema changes only through Alembic (migrations/).
+
+Money, rates and quantities are NUMERIC (Decimal), never float; instants are timestamptz (UTC).
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData()
+
+NOW = text("now()")
+
+party = Table(
+    "party",
+    metadata,
+    Column("party_id", Text, primary_key=True),
+    # scrypt hash "scrypt$n$r$p$salt$hash" for PasswordText
+    Column("password_hash", Text, nullable=False),
+    # the password sealed (AES-GCM) under the server key, for PasswordDigest; NULL = text only
+    Column("digest_secret", LargeBinary),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+)
+
+party_market_context = Table(
+    "party_market_context",
+    metadata,
+    Column("party_id", Text, ForeignKey("party.party_id", ondelete="CASCADE"), nullable=False),
+    Column("market_context", Text, nullable=False),
+    PrimaryKeyConstraint("party_id", "market_context"),
+    Index("ix_party_market_context_market_context", "market_context"),
+)
+
+party_group = Table(
+    "party_group",
+    metadata,
+    Column("party_id", Text, ForeignKey("party.party_id", ondelete="CASCADE"), nullable=False),
+    Column("group_name", Text, nullable=False),
+    PrimaryKeyConstraint("party_id", "group_name"),
+    Index("ix_party_group_group_name", "group_name"),
+)
+
+# One row per (party, requestID) of a state-changing request: the exact answer given, so a
+# retry gets the same bytes back and changes nothing.
+request_log = Table(
+    "request_log",
+    metadata,
+    Column("party_id", Text, nullable=False),
+    Column("request_id", Text, nullable=False),
+    Column("operation", Text, nullable=False),
+    Column("body_digest", LargeBinary, nullable=False),
+    Column("response", LargeBinary),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    PrimaryKeyConstraint("party_id", "request_id"),
+)
+
+# WS-Security PasswordDigest nonces, kept for the accepted clock skew so a replay is refused.
+used_nonce = Table(
+    "used_nonce",
+    metadata,
+    Column("party_id", Text, nullable=False),
+    Column("nonce", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("party_id", "nonce"),
+    Index("ix_used_nonce_created_at", "created_at"),
+)
+
+tender = Table(
+    "tender",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("party_id", Text, ForeignKey("party.party_id"), nullable=False),
+    Column("tender_id", Text, nullable=False),
+    # the one counterparty a tender is addressed to; NULL for a distributed tender
+    Column("counterparty_id", Text),
+    Column("request_id", Text, nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("transactive_state", Text, nullable=False),
+    Column("product_kind", Text, nullable=False),
+    Column("receipt_node", Text),
+    Column("delivery_node", Text, nullable=False),
+    Column("market_context", Text, nullable=False),
+    Column("currency", String(3)),
+    Column("start_at", DateTime(timezone=True), nullable=False),
+    Column("end_at", DateTime(timezone=True), nullable=False),
+    Column("price_per_kwh", Numeric, nullable=False),
+    Column("quantity_kw", Numeric, nullable=False),
+    Column("remaining_kw", Numeric, nullable=False),
+    # the siScaleCode the party used for the rate, to render quantities back in its unit
+    Column("rate_scale", Text, nullable=False),
+    Column("integral_only", Boolean, nullable=False, server_default=text("false")),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("cancelled_at", DateTime(timezone=True)),
+    # the emix product as the party sent it (C14N), re-rendered with the remaining quantity
+    Column("product_xml", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    UniqueConstraint("party_id", "tender_id", name="uq_tender_party_tender_id"),
+    CheckConstraint("side in ('buy', 'sell')", name="ck_tender_side"),
+    CheckConstraint("remaining_kw >= 0 and remaining_kw <= quantity_kw", name="ck_tender_remaining"),
+    CheckConstraint("start_at < end_at", name="ck_tender_interval"),
+)
+# Standing tenders addressed to a party, and a party's own standing tenders.
+Index(
+    "ix_tender_counterparty_standing",
+    tender.c.counterparty_id,
+    tender.c.start_at,
+    postgresql_where=text("cancelled_at is null and remaining_kw > 0"),
+)
+Index(
+    "ix_tender_party_standing",
+    tender.c.party_id,
+    tender.c.start_at,
+    postgresql_where=text("cancelled_at is null and remaining_kw > 0"),
+)
+
+transaction = Table(
+    "transaction",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    # the acceptor names the transaction; the tender's party sees the same ID
+    Column("party_id", Text, ForeignKey("party.party_id"), nullable=False),
+    Column("transaction_id", Text, nullable=False),
+    Column("tender_pk", BigInteger, ForeignKey("tender.id"), nullable=False),
+    Column("counterparty_id", Text, ForeignKey("party.party_id"), nullable=False),
+    Column("request_id", Text, nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("product_kind", Text, nullable=False),
+    Column("receipt_node", Text),
+    Column("delivery_node", Text, nullable=False),
+    Column("market_context", Text, nullable=False),
+    Column("currency", String(3)),
+    Column("start_at", DateTime(timezone=True), nullable=False),
+    Column("end_at", DateTime(timezone=True), nullable=False),
+    Column("price_per_kwh", Numeric, nullable=False),
+    Column("quantity_kw", Numeric, nullable=False),
+    Column("rate_scale", Text, nullable=False),
+    Column("product_xml", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    UniqueConstraint("party_id", "transaction_id", name="uq_transaction_party_transaction_id"),
+    CheckConstraint("side in ('buy', 'sell')", name="ck_transaction_side"),
+    CheckConstraint("quantity_kw > 0", name="ck_transaction_quantity"),
+)
+Index("ix_transaction_party_start", transaction.c.party_id, transaction.c.start_at)
+Index("ix_transaction_counterparty_start", transaction.c.counterparty_id, transaction.c.start_at)
+
+# A party's position as a step function: change points, summed per instant. A transaction
+# adds two points (start, end) whatever its duration. Sells positive, buys negative.
+position_change = Table(
+    "position_change",
+    metadata,
+    Column("party_id", Text, nullable=False),
+    Column("market_context", Text, nullable=False),
+    Column("product_kind", Text, nullable=False),
+    # '' for a one-node interface, so the key has no NULLs
+    Column("receipt_node", Text, nullable=False),
+    Column("delivery_node", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("rate_kw", Numeric, nullable=False),
+    Column("value_rate", Numeric, nullable=False),
+    PrimaryKeyConstraint(
+        "party_id", "market_context", "product_kind", "receipt_node", "delivery_node", "at"
+    ),
+)

@@ -1,0 +1,151 @@
+"""Tender rows <-> domain tenders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from service.domain.intervals import Interval
+from service.domain.tenders import Interface, Side, Tender, Terms
+from service.store.tables import tender
+
+
+@dataclass(frozen=True)
+class StoredTender:
+    pk: int
+    tender: Tender
+    product_xml: bytes
+    rate_scale: str
+
+
+@dataclass(frozen=True)
+class TenderFilter:
+    counterparty_ids: tuple[str, ...] = ()
+    market_contexts: tuple[str, ...] = ()
+    tender_ids: tuple[str, ...] = ()
+    intervals: tuple[Interval, ...] = ()
+
+
+def new_row(party_id, request_id, counterparty_id, product, tender_id, product_xml) -> dict:
+    terms = product.terms
+    return dict(
+        party_id=party_id,
+        tender_id=tender_id,
+        counterparty_id=counterparty_id,
+        request_id=request_id,
+        side=terms.side.value,
+        transactive_state=product.transactive_state,
+        product_kind=terms.kind.value,
+        receipt_node=terms.interface.receipt_node,
+        delivery_node=terms.interface.delivery_node,
+        market_context=terms.market_context,
+        currency=terms.currency,
+        start_at=terms.interval.start,
+        end_at=terms.interval.end,
+        price_per_kwh=terms.price_per_kwh,
+        quantity_kw=terms.quantity_kw,
+        remaining_kw=terms.quantity_kw,
+        integral_only=product.integral_only,
+        expires_at=product.expires_at,
+        rate_scale=product.rate_scale,
+        product_xml=product_xml,
+    )
+
+
+def insert_tenders(conn, rows: list[dict]) -> int:
+    """Insert all rows; return how many were new (a repeated tenderID is skipped)."""
+    inserted = conn.execute(
+        insert(tender).values(rows).on_conflict_do_nothing().returning(tender.c.id)
+    ).all()
+    return len(inserted)
+
+
+def _to_domain(row) -> StoredTender:
+    terms = Terms(
+        side=Side(row.side),
+        interface=Interface(delivery_node=row.delivery_node, receipt_node=row.receipt_node),
+        market_context=row.market_context,
+        interval=Interval(row.start_at, row.end_at),
+        price_per_kwh=row.price_per_kwh,
+        quantity_kw=row.quantity_kw,
+        currency=row.currency,
+    )
+    return StoredTender(
+        pk=row.id,
+        tender=Tender(
+            party_id=row.party_id,
+            tender_id=row.tender_id,
+            terms=terms,
+            remaining_kw=row.remaining_kw,
+            is_quote=row.transactive_state == "indicationOfInterest",
+            integral_only=row.integral_only,
+            expires_at=row.expires_at,
+            cancelled=row.cancelled_at is not None,
+            counterparty_id=row.counterparty_id,
+        ),
+        product_xml=bytes(row.product_xml),
+        rate_scale=row.rate_scale,
+    )
+
+
+def lock(conn, party_id: str, tender_id: str) -> StoredTender | None:
+    """The tender, row-locked until commit: concurrent acceptances queue here."""
+    row = conn.execute(
+        select(tender)
+        .where(tender.c.party_id == party_id, tender.c.tender_id == tender_id)
+        .with_for_update()
+    ).first()
+    return _to_domain(row) if row else None
+
+
+def addressed_to(conn, party_id: str, tender_id: str) -> bool:
+    """Whether some other party's tender with this ID is addressed to ``party_id``."""
+    return (
+        conn.execute(
+            select(tender.c.id).where(
+                tender.c.tender_id == tender_id, tender.c.counterparty_id == party_id
+            )
+        ).first()
+        is not None
+    )
+
+
+def cancel(conn, pks: list[int], now: datetime) -> None:
+    conn.execute(update(tender).where(tender.c.id.in_(pks)).values(cancelled_at=now))
+
+
+def take(conn, pk: int, quantity_kw) -> None:
+    conn.execute(
+        update(tender).where(tender.c.id == pk).values(remaining_kw=tender.c.remaining_kw - quantity_kw)
+    )
+
+
+def standing_visible_to(
+    conn, party_id: str, now: datetime, narrow: TenderFilter, limit: int
+) -> list[StoredTender]:
+    """Standing tenders and quotes the party may see: its own and those addressed to it."""
+    t = tender.c
+    own = t.party_id == party_id
+    to_me = t.counterparty_id == party_id
+    if narrow.counterparty_ids:
+        own = and_(own, t.counterparty_id.in_(narrow.counterparty_ids))
+        to_me = and_(to_me, t.party_id.in_(narrow.counterparty_ids))
+    conditions = [
+        or_(own, to_me),
+        t.cancelled_at.is_(None),
+        t.remaining_kw > 0,
+        or_(t.expires_at.is_(None), t.expires_at > now),
+    ]
+    if narrow.market_contexts:
+        conditions.append(t.market_context.in_(narrow.market_contexts))
+    if narrow.tender_ids:
+        conditions.append(t.tender_id.in_(narrow.tender_ids))
+    if narrow.intervals:
+        conditions.append(or_(*(and_(t.start_at < i.end, t.end_at > i.start) for i in narrow.intervals)))
+    rows = conn.execute(
+        select(tender).where(*conditions).order_by(t.start_at, t.id).limit(limit)
+    ).all()
+    return [_to_domain(row) for row in rows]
