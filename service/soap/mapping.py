@@ -18,9 +18,20 @@ from service.domain import units
 from service.domain.errors import InvalidValueError
 from service.domain.intervals import Interval, parse_duration, to_utc
 from service.domain.tenders import Interface, Side, Terms
-from service.soap.ns import EI, EMIX, MIN, POWER, PYLD, SCALE, STRM, q
+from service.soap.ns import EI, EMIX, MIN, NSMAP, POWER, PYLD, SCALE, STRM, TEMIX, q
 
 TimeZoneOf = Callable[[str], tzinfo]
+
+# Reply roots declare every prefix once, so replies read ei:, emix:, power: ... not ns0:.
+REPLY_TAGS = {
+    q(PYLD, "eiCreatedTender"),
+    q(PYLD, "eiCanceledTender"),
+    q(PYLD, "eiReplyTender"),
+    q(PYLD, "eiCreatedTransaction"),
+    q(PYLD, "eiReplyTransaction"),
+    q(TEMIX, "eiDistributedTender"),
+    q(TEMIX, "eiReplyPosition"),
+}
 
 QUOTE_STATE = "indicationOfInterest"
 ONE_NODE_INTERFACES = {
@@ -201,11 +212,29 @@ def format_decimal(value: Decimal) -> str:
     return text
 
 
+def iso_interval(uid: etree._Element) -> Interval:
+    """An ISO 8601 time interval, 'start/end' or 'start/duration', with a time zone."""
+    text = (uid.text or "").strip()
+    start_text, _, end_text = text.partition("/")
+    try:
+        start = datetime.fromisoformat(start_text)
+        if end_text.startswith("P"):
+            interval = Interval.of(to_utc(start), parse_duration(end_text))
+        else:
+            interval = Interval(to_utc(start), to_utc(datetime.fromisoformat(end_text)))
+    except (ValueError, InvalidValueError):
+        raise InvalidValueError(
+            f"Interval filter {text!r} is not an ISO 8601 'start/end' or 'start/duration' "
+            f"with a time zone, at {where(uid)}"
+        ) from None
+    return interval
+
+
 # ---------------------------------------------------------------- responses out
 
 
 def element(tag: str, text: str | None = None, *children: etree._Element) -> etree._Element:
-    node = etree.Element(tag)
+    node = etree.Element(tag, nsmap=NSMAP if tag in REPLY_TAGS else None)
     if text is not None:
         node.text = text
     node.extend(children)
@@ -229,6 +258,59 @@ def ids(tag: str, values: Iterable[str]) -> list[etree._Element]:
 def wrap(tag: str, id_tag: str, object_id: str, product: etree._Element) -> etree._Element:
     """ei:eiTender / ei:eiTransaction around a product."""
     return element(tag, None, element(id_tag, object_id), product)
+
+
+def position_interface(payload: etree._Element) -> tuple[str, str] | None:
+    """The (receipt, delivery) node filter of EiRequestPosition; receipt '' for one node."""
+    transport = payload.find(q(POWER, "transportInterface"))
+    if transport is not None:
+        interface = read_interface(payload)
+        return interface.receipt_node, interface.delivery_node
+    for tag, node_tag in ONE_NODE_INTERFACES.items():
+        if payload.find(tag) is not None:
+            return "", read_interface(payload).delivery_node
+    return None
+
+
+def interface_element(receipt_node: str, delivery_node: str) -> etree._Element:
+    if receipt_node:
+        return element(
+            q(POWER, "transportInterface"),
+            None,
+            element(q(POWER, "pointOfReceipt"), receipt_node),
+            element(q(POWER, "pointOfDelivery"), delivery_node),
+        )
+    return element(q(POWER, "pnode"), None, element(q(POWER, "node"), delivery_node))
+
+
+def position(key, steps) -> etree._Element:
+    """temix:position of one (market context, product kind, interface)."""
+    return element(
+        q(TEMIX, "position"),
+        None,
+        element(q(EMIX, "marketContext"), key.market_context),
+        element(q(TEMIX, "productKind"), key.product_kind),
+        interface_element(key.receipt_node, key.delivery_node),
+        *(position_step(s) for s in steps),
+    )
+
+
+def position_step(step) -> etree._Element:
+    return element(
+        q(TEMIX, "step"),
+        None,
+        element(q(MIN, "dtStart"), None, element(q(MIN, "dateTime"), format_instant(step.interval.start))),
+        element(q(MIN, "duration"), step.interval.duration_text()),
+        element(q(TEMIX, "rate"), format_decimal(step.rate_kw)),
+        element(q(TEMIX, "minRate"), format_decimal(step.min_rate_kw)),
+        element(q(TEMIX, "maxRate"), format_decimal(step.max_rate_kw)),
+        element(q(TEMIX, "energy"), format_decimal(step.energy_kwh)),
+        element(q(TEMIX, "value"), format_decimal(step.value)),
+    )
+
+
+def format_instant(instant: datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
 
 
 def request_id_of(payload: etree._Element) -> str:

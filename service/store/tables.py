@@ -176,3 +176,14 @@ position_change = Table(
         "party_id", "market_context", "product_kind", "receipt_node", "delivery_node", "at"
     ),
 )
+
+# Who may see and accept a distributed tender: fixed when it is distributed, so a party
+# enrolling later does not see offers made before it joined.
+tender_recipient = Table(
+    "tender_recipient",
+    metadata,
+    Column("tender_pk", BigInteger, ForeignKey("tender.id", ondelete="CASCADE"), nullable=False),
+    Column("party_id", Text, ForeignKey("party.party_id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("tender_pk", "party_id"),
+    Index("ix_tender_recipient_party", "party_id"),
+)

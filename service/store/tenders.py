@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from service.domain.intervals import Interval
 from service.domain.tenders import Interface, Side, Tender, Terms
-from service.store.tables import tender
+from service.store.tables import party_group, party_market_context, tender, tender_recipient
 
 
 @dataclass(frozen=True)
@@ -55,12 +55,12 @@ def new_row(party_id, request_id, counterparty_id, product, tender_id, product_x
     )
 
 
-def insert_tenders(conn, rows: list[dict]) -> int:
-    """Insert all rows; return how many were new (a repeated tenderID is skipped)."""
+def insert_tenders(conn, rows: list[dict]) -> list[int]:
+    """Insert all rows; return the new rows' keys (a repeated tenderID is skipped)."""
     inserted = conn.execute(
         insert(tender).values(rows).on_conflict_do_nothing().returning(tender.c.id)
     ).all()
-    return len(inserted)
+    return [row.id for row in inserted]
 
 
 def _to_domain(row) -> StoredTender:
@@ -129,7 +129,10 @@ def standing_visible_to(
     """Standing tenders and quotes the party may see: its own and those addressed to it."""
     t = tender.c
     own = t.party_id == party_id
-    to_me = t.counterparty_id == party_id
+    to_me = or_(
+        t.counterparty_id == party_id,
+        t.id.in_(select(tender_recipient.c.tender_pk).where(tender_recipient.c.party_id == party_id)),
+    )
     if narrow.counterparty_ids:
         own = and_(own, t.counterparty_id.in_(narrow.counterparty_ids))
         to_me = and_(to_me, t.party_id.in_(narrow.counterparty_ids))
@@ -149,3 +152,38 @@ def standing_visible_to(
         select(tender).where(*conditions).order_by(t.start_at, t.id).limit(limit)
     ).all()
     return [_to_domain(row) for row in rows]
+
+
+def recipients(conn, party_id: str, market_context: str, groups: tuple[str, ...]) -> list[str]:
+    """Parties enrolled in the market context (and in one of ``groups``, if any), not the sender."""
+    query = select(party_market_context.c.party_id).where(
+        party_market_context.c.market_context == market_context,
+        party_market_context.c.party_id != party_id,
+    )
+    if groups:
+        query = query.where(
+            party_market_context.c.party_id.in_(
+                select(party_group.c.party_id).where(party_group.c.group_name.in_(groups))
+            )
+        )
+    return [row.party_id for row in conn.execute(query.order_by(party_market_context.c.party_id))]
+
+
+def address(conn, tender_pks: list[int], party_ids: list[str]) -> None:
+    if tender_pks and party_ids:
+        conn.execute(
+            insert(tender_recipient).values(
+                [dict(tender_pk=pk, party_id=p) for pk in tender_pks for p in party_ids]
+            )
+        )
+
+
+def is_recipient(conn, tender_pk: int, party_id: str) -> bool:
+    return (
+        conn.execute(
+            select(tender_recipient.c.tender_pk).where(
+                tender_recipient.c.tender_pk == tender_pk, tender_recipient.c.party_id == party_id
+            )
+        ).first()
+        is not None
+    )

@@ -1,0 +1,33 @@
+"""The WSGI application, assembled from the settings: nothing happens at import time.
+
+gunicorn calls ``create_app(settings)`` in each worker after fork, so every worker builds
+its own engine, compiled schemas and verified-password cache.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, timedelta
+
+from service.auth.passwords import load_or_create_key
+from service.auth.wssecurity import Authenticator
+from service.config import Settings
+from service.dispatch import Dispatcher, operations_of
+from service.soap.schema import SchemaSet
+from service.soap.spyne_app import soap_endpoint
+from service.soap.wsgi import SoapFront
+from service.store.db import make_engine
+
+ENDPOINTS = ("EiTender", "EiTransaction")
+
+
+def create_app(settings: Settings, engine=None) -> SoapFront:
+    engine = engine or make_engine(settings.database_url)
+    schemas = SchemaSet(settings.schema_dir, settings.schema_entry)
+    authenticator = Authenticator(
+        load_or_create_key(settings.secret_key_file), timedelta(seconds=settings.clock_skew_seconds)
+    )
+    dispatcher = Dispatcher(engine, schemas, authenticator, timezone_of=lambda market_context: UTC)
+    endpoints = {
+        name: soap_endpoint(name, operations_of(name), schemas, dispatcher.handle) for name in ENDPOINTS
+    }
+    return SoapFront(settings.schema_dir, endpoints, settings.max_body_bytes)

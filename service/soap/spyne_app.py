@@ -1,0 +1,106 @@
+"""spyne, behind one small function: ``soap_endpoint(endpoint, operations, handle)``.
+
+spyne does the SOAP 1.1 envelope and fault plumbing and dispatches on the Body's payload
+element; the methods are bare AnyXml ones that hand the whole payload element to ``handle``.
+Our protocol subclass replaces spyne's parser with the hardened one, insists on exactly one
+Body child, validates it against the schemas before anything runs, and routes elements of
+our extension namespace too. The published WSDL is ours (schemas/*.wsdl), never spyne's.
+To replace spyne, reimplement this module's one function.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from lxml import etree
+from spyne import AnyXml, Application, Fault, ServiceBase, rpc
+from spyne.protocol.soap import Soap11
+from spyne.server.wsgi import WsgiApplication
+
+from service.soap.faults import SoapEnvelopeFault, SoapFault
+from service.soap.ns import PYLD, SOAP11_ENV, q
+from service.soap.schema import SchemaSet
+from service.soap.xmlparse import parse_document
+
+log = logging.getLogger(__name__)
+# spyne logs a whole request body at ERROR on a syntax error: never let it.
+logging.getLogger("spyne.protocol.soap.soap11.invalid").setLevel(logging.CRITICAL)
+
+Handle = Callable[[list | None, etree._Element], etree._Element]
+
+
+def as_spyne_fault(fault: SoapFault) -> Fault:
+    return Fault(faultcode=fault.faultcode, faultstring=fault.faultstring)
+
+
+class HardenedSoap11(Soap11):
+    """SOAP 1.1 with our parser, one-child Body rule, schema validation and routing."""
+
+    def __init__(self, schemas: SchemaSet, routes: dict[str, str]):
+        super().__init__(cleanup_namespaces=True)
+        self.schemas = schemas
+        self.routes = routes  # payload tag -> spyne method key
+
+    def create_in_document(self, ctx, charset=None):
+        try:
+            if ctx.transport.get_request_method() != "POST":
+                raise SoapEnvelopeFault("A SOAP request is an HTTP POST")
+            ctx.in_document = parse_document(b"".join(ctx.in_string))
+        except SoapFault as fault:
+            raise as_spyne_fault(fault) from None
+
+    def decompose_incoming_envelope(self, ctx, message=Soap11.REQUEST):
+        try:
+            envelope = ctx.in_document
+            if envelope.tag != q(SOAP11_ENV, "Envelope"):
+                raise SoapEnvelopeFault(
+                    f"Expected a SOAP 1.1 Envelope ({SOAP11_ENV}), got {envelope.tag}"
+                )
+            body = envelope.find(q(SOAP11_ENV, "Body"))
+            if body is None or len(body) != 1:
+                raise SoapEnvelopeFault("The SOAP Body must hold exactly one payload element")
+            header = envelope.find(q(SOAP11_ENV, "Header"))
+            payload = body[0]
+            route = self.routes.get(payload.tag)
+            if route is None:
+                raise SoapEnvelopeFault(f"This endpoint has no operation for {payload.tag}")
+            self.schemas.check_request(payload)
+        except SoapFault as fault:
+            raise as_spyne_fault(fault) from None
+        ctx.in_header_doc = list(header) if header is not None else None
+        ctx.in_body_doc = payload
+        ctx.method_request_string = route
+
+
+def _method(name: str, handle: Handle):
+    def method(ctx, payload):
+        try:
+            ctx.udc = handle(ctx.in_header_doc, ctx.in_body_doc)
+        except SoapFault as fault:
+            raise as_spyne_fault(fault) from None
+        except Exception:
+            log.exception("%s failed", name)  # the traceback stays in our log, never in the reply
+            raise Fault("Server", "Internal error: the request was not applied") from None
+
+    method.__name__ = method.__qualname__ = name  # spyne keys methods by function name
+    return rpc(AnyXml, _body_style="bare", _returns=AnyXml, _in_message_name=name)(method)
+
+
+def _put_reply(ctx) -> None:
+    """Replace spyne's wrapper with our reply element as the Body's only child."""
+    body = ctx.out_body_doc
+    for child in list(body):
+        body.remove(child)
+    body.append(ctx.udc)
+
+
+def soap_endpoint(endpoint: str, operations: dict[str, str], schemas: SchemaSet, handle: Handle):
+    """A WSGI app for one endpoint. ``operations`` maps payload tag -> operation name."""
+    routes = {tag: q(PYLD, etree.QName(tag).localname) for tag in operations}
+    methods = {etree.QName(tag).localname: _method(etree.QName(tag).localname, handle) for tag in operations}
+    service = type(f"{endpoint}Service", (ServiceBase,), methods)
+    protocol = HardenedSoap11(schemas, routes)
+    app = Application([service], tns=PYLD, name=endpoint, in_protocol=protocol, out_protocol=Soap11())
+    app.event_manager.add_listener("method_return_document", _put_reply)
+    return WsgiApplication(app)

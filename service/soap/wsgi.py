@@ -1,0 +1,84 @@
+"""The HTTP front: routes POSTs to the SOAP endpoints, serves the WSDLs and the schemas.
+
+The body size is bounded here, before anything parses it. WSDLs are served with their
+soap:address rewritten to the address they were fetched from; their schemaLocations are
+relative, so the XSDs are served at the same relative paths (whitelisted: *.xsd only).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from lxml import etree
+
+from service.soap.faults import RequestTooLargeFault, SoapFault
+from service.soap.ns import SOAP11_ENV, q
+
+XML = "text/xml; charset=utf-8"
+
+
+def fault_envelope(fault: SoapFault) -> bytes:
+    envelope = etree.Element(q(SOAP11_ENV, "Envelope"), nsmap={"soap11env": SOAP11_ENV})
+    body = etree.SubElement(envelope, q(SOAP11_ENV, "Body"))
+    element = etree.SubElement(body, q(SOAP11_ENV, "Fault"))
+    etree.SubElement(element, "faultcode").text = f"soap11env:{fault.faultcode}"
+    etree.SubElement(element, "faultstring").text = fault.faultstring
+    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+
+
+class SoapFront:
+    def __init__(self, schema_dir: Path, endpoints: dict[str, object], max_body_bytes: int):
+        self.schema_dir = Path(schema_dir).resolve()
+        self.endpoints = endpoints  # "EiTender" -> WSGI app
+        self.max_body_bytes = max_body_bytes
+        self.wsdls = {name: (self.schema_dir / f"{name}.wsdl").read_text() for name in endpoints}
+        self.schema_files = {
+            "/" + path.relative_to(self.schema_dir).as_posix(): path.read_bytes()
+            for path in self.schema_dir.rglob("*.xsd")
+        }
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "") or "/"
+        method = environ.get("REQUEST_METHOD", "GET")
+        endpoint = self.endpoints.get(path.strip("/"))
+        if endpoint is not None and method == "POST":
+            return self._post(endpoint, environ, start_response)
+        if method in ("GET", "HEAD"):
+            if endpoint is not None and environ.get("QUERY_STRING", "").lower().startswith("wsdl"):
+                return self._wsdl(path.strip("/"), environ, start_response)
+            if path in self.schema_files:
+                return self._send(start_response, "200 OK", self.schema_files[path], XML)
+            if path == "/health":
+                return self._send(start_response, "200 OK", b"ok\n", "text/plain")
+        if endpoint is not None:
+            return self._send(start_response, "405 Method Not Allowed", b"POST a SOAP envelope, or GET ?wsdl\n", "text/plain")
+        return self._send(start_response, "404 Not Found", b"not found\n", "text/plain")
+
+    def _post(self, endpoint, environ, start_response):
+        try:
+            declared = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        limit = self.max_body_bytes
+        too_large = RequestTooLargeFault(f"The request body exceeds the limit of {limit} bytes")
+        if declared > limit:
+            return self._send(start_response, "413 Request Entity Too Large", fault_envelope(too_large), XML)
+        body = environ["wsgi.input"].read(min(declared, limit + 1) if declared else limit + 1)
+        if len(body) > limit:
+            return self._send(start_response, "413 Request Entity Too Large", fault_envelope(too_large), XML)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.setdefault("CONTENT_TYPE", XML)
+        return endpoint(environ, start_response)
+
+    def _wsdl(self, name, environ, start_response):
+        host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+        address = f"{environ.get('wsgi.url_scheme', 'http')}://{host}/{name}"
+        text = self.wsdls[name].replace(f"http://localhost:8080/{name}", address)
+        return self._send(start_response, "200 OK", text.encode(), XML)
+
+    @staticmethod
+    def _send(start_response, status, body: bytes, content_type: str):
+        start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+        return [body]
