@@ -1,0 +1,173 @@
+"""The service's settings: one frozen object, built once at start-up.
+
+``Settings.from_env(**overrides)`` reads the environment and applies the command-line values
+given as keyword arguments (``None`` means "not given"). Precedence: argument, environment,
+default. Nothing here has a secret default: the database password comes only from
+``DATABASE_URL`` and the server key lives in its own file (``secret_key_file``).
+
+| setting            | environment             | default                                   |
+|--------------------|-------------------------|-------------------------------------------|
+| host               | TEMIX_HOST              | 127.0.0.1                                 |
+| port               | TEMIX_PORT              | 8080                                      |
+| workers            | TEMIX_WORKERS           | 2                                         |
+| data_dir           | TEMIX_DATA_DIR          | the per-user data folder, see below       |
+| database_url       | DATABASE_URL            | None: an embedded PostgreSQL in data_dir  |
+| max_body_bytes     | TEMIX_MAX_BODY_BYTES    | 2 MiB                                     |
+| clock_skew_seconds | TEMIX_CLOCK_SKEW        | 300                                       |
+| schema_dir         | (none)                  | schemas/ of this checkout                 |
+| schema_entry       | TEMIX_SCHEMA_ENTRY      | oasis/cts-all.xsd (relative to schema_dir)|
+| secret_key_file    | TEMIX_SECRET_KEY_FILE   | data_dir/secret.key                       |
+| log_level          | TEMIX_LOG_LEVEL         | INFO                                      |
+| gunicorn_config    | TEMIX_GUNICORN_CONFIG   | deploy/gunicorn.conf.py of this checkout  |
+
+The per-user data folder is ``platformdirs.user_data_path("temix")`` (on Linux
+``$XDG_DATA_HOME/temix``, usually ``~/.local/share/temix``; on macOS
+``~/Library/Application Support/temix``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# The service runs from its checkout (``pip install -e .``): these are found from here.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_DIR = REPO_ROOT / "schemas"
+MIGRATIONS_DIR = REPO_ROOT / "migrations"
+ALEMBIC_INI = REPO_ROOT / "alembic.ini"
+GUNICORN_CONFIG = REPO_ROOT / "deploy" / "gunicorn.conf.py"
+
+DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot start with."""
+
+
+def default_data_dir() -> Path:
+    """The documented per-user folder for the embedded database and the server key."""
+    try:
+        import platformdirs
+    except ImportError:
+        return Path.home() / ".local" / "share" / "temix"
+    return platformdirs.user_data_path("temix")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 2
+    data_dir: Path
+    # SQLAlchemy URL of the database; None until resolved means "start the embedded server".
+    # Kept out of repr() because it may carry a password.
+    database_url: str | None = dataclasses.field(default=None, repr=False)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    clock_skew_seconds: int = 300
+    schema_dir: Path = SCHEMA_DIR
+    schema_entry: str = "oasis/cts-all.xsd"
+    secret_key_file: Path
+    log_level: str = "INFO"
+    gunicorn_config: Path = GUNICORN_CONFIG
+
+    def __post_init__(self) -> None:
+        if not self.host:
+            raise SettingsError("host (--host, TEMIX_HOST) must not be empty")
+        _check_range("port (--port, TEMIX_PORT)", self.port, 1, 65535)
+        _check_range("workers (--workers, TEMIX_WORKERS)", self.workers, 1, 256)
+        _check_range("max_body_bytes (TEMIX_MAX_BODY_BYTES)", self.max_body_bytes, 1024, 1 << 30)
+        _check_range("clock_skew_seconds (TEMIX_CLOCK_SKEW)", self.clock_skew_seconds, 1, 86400)
+        if self.log_level not in LOG_LEVELS:
+            raise SettingsError(
+                f"log_level (TEMIX_LOG_LEVEL) must be one of {', '.join(LOG_LEVELS)},"
+                f" got {self.log_level!r}"
+            )
+        if self.database_url is not None and not self.database_url.startswith(
+            ("postgresql://", "postgresql+psycopg2://", "postgres://")
+        ):
+            raise SettingsError(
+                "DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host/dbname)"
+            )
+        if not self.schema_path.is_file():
+            raise SettingsError(
+                f"schema entry (TEMIX_SCHEMA_ENTRY) {self.schema_entry!r} is not a file"
+                f" under {self.schema_dir}"
+            )
+
+    @property
+    def schema_path(self) -> Path:
+        """The XSD that includes every schema the service validates against."""
+        return self.schema_dir / self.schema_entry
+
+    @property
+    def log_level_number(self) -> int:
+        return logging.getLevelName(self.log_level)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build the settings from ``environ`` (default ``os.environ``) and the given overrides.
+
+        Overrides use the field names (``host=``, ``port=``, ``data_dir=``, ...); an override
+        of ``None`` is ignored, so argparse results can be passed straight in.
+        """
+        env = os.environ if environ is None else environ
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        given = {name: value for name, value in overrides.items() if value is not None}
+
+        def pick(name: str, variable: str | None, convert, default):
+            if name in given:
+                return convert(given[name], f"--{name.replace('_', '-')}")
+            if variable is not None and env.get(variable, "") != "":
+                return convert(env[variable], variable)
+            return default
+
+        data_dir = pick("data_dir", "TEMIX_DATA_DIR", _path, None) or default_data_dir()
+        return cls(
+            host=pick("host", "TEMIX_HOST", _str, "127.0.0.1"),
+            port=pick("port", "TEMIX_PORT", _int, 8080),
+            workers=pick("workers", "TEMIX_WORKERS", _int, 2),
+            data_dir=data_dir,
+            database_url=pick("database_url", "DATABASE_URL", _str, None),
+            max_body_bytes=pick("max_body_bytes", "TEMIX_MAX_BODY_BYTES", _int, DEFAULT_MAX_BODY_BYTES),
+            clock_skew_seconds=pick("clock_skew_seconds", "TEMIX_CLOCK_SKEW", _int, 300),
+            schema_dir=pick("schema_dir", None, _path, SCHEMA_DIR),
+            schema_entry=pick("schema_entry", "TEMIX_SCHEMA_ENTRY", _str, "oasis/cts-all.xsd"),
+            secret_key_file=pick(
+                "secret_key_file", "TEMIX_SECRET_KEY_FILE", _path, data_dir / "secret.key"
+            ),
+            log_level=pick("log_level", "TEMIX_LOG_LEVEL", _str, "INFO").upper(),
+            gunicorn_config=pick("gunicorn_config", "TEMIX_GUNICORN_CONFIG", _path, GUNICORN_CONFIG),
+        )
+
+
+def _check_range(what: str, value: int, low: int, high: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise SettingsError(f"{what} must be an integer from {low} to {high}, got {value!r}")
+
+
+def _str(value: Any, source: str) -> str:
+    return str(value)
+
+
+def _int(value: Any, source: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise SettingsError(f"{source} must be an integer, got {value!r}") from None
+
+
+def _path(value: Any, source: str) -> Path:
+    text = str(value)
+    if not text:
+        raise SettingsError(f"{source} must not be empty")
+    return Path(text).expanduser().absolute()

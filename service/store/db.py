@@ -1,0 +1,43 @@
+"""Engines: one per process, built at start-up (never at import), psycopg2 underneath."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+
+APPLICATION_NAME = "temix"
+
+
+def to_sqlalchemy_url(url: str) -> str:
+    """``url`` with the psycopg2 driver named: ``postgresql://`` and ``postgres://`` become
+    ``postgresql+psycopg2://``; anything but PostgreSQL through psycopg2 is refused."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    if parsed.drivername != "postgresql+psycopg2":
+        raise ValueError(
+            f"unsupported database URL scheme {parsed.drivername!r}: use postgresql://"
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def make_engine(url: str, *, application_name: str = APPLICATION_NAME) -> Engine:
+    """An engine for one process.
+
+    A gunicorn sync worker serves one request at a time inside one unit of work, so it needs
+    one connection; the pool keeps two and allows two more for anything done beside a request.
+    ``pool_pre_ping`` replaces connections the server closed (restart, idle timeout).
+    """
+    parsed = make_url(to_sqlalchemy_url(url))
+    connect_args = {}
+    if "application_name" not in parsed.query:
+        connect_args["application_name"] = application_name
+    return create_engine(
+        parsed,
+        pool_size=2,
+        max_overflow=2,
+        pool_timeout=10,
+        pool_pre_ping=True,
+        pool_recycle=3600,
+        connect_args=connect_args,
+    )

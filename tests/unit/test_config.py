@@ -1,0 +1,114 @@
+"""Settings (service/config.py) and database URLs (service/store/db.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.config import DEFAULT_MAX_BODY_BYTES, SCHEMA_DIR, Settings, SettingsError
+from service.store.db import to_sqlalchemy_url
+
+
+def test_defaults_with_an_empty_environment():
+    settings = Settings.from_env({})
+
+    assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8080, 2)
+    assert settings.database_url is None
+    assert settings.max_body_bytes == DEFAULT_MAX_BODY_BYTES == 2 * 1024 * 1024
+    assert settings.clock_skew_seconds == 300
+    assert settings.schema_path == SCHEMA_DIR / "oasis" / "cts-all.xsd"
+    assert settings.data_dir.name == "temix"
+    assert settings.secret_key_file == settings.data_dir / "secret.key"
+    assert settings.log_level == "INFO"
+
+
+def test_the_environment_sets_values_and_arguments_win_over_it(tmp_path):
+    environ = {
+        "TEMIX_PORT": "9000",
+        "TEMIX_WORKERS": "4",
+        "TEMIX_DATA_DIR": str(tmp_path / "env"),
+        "DATABASE_URL": "postgresql://u:p@db/temix",
+        "TEMIX_MAX_BODY_BYTES": "65536",
+        "TEMIX_CLOCK_SKEW": "60",
+        "TEMIX_LOG_LEVEL": "debug",
+    }
+
+    settings = Settings.from_env(environ, port=9100, data_dir=str(tmp_path / "arg"), host=None)
+
+    assert settings.port == 9100
+    assert settings.workers == 4
+    assert settings.data_dir == tmp_path / "arg"
+    assert settings.secret_key_file == tmp_path / "arg" / "secret.key"
+    assert settings.database_url == "postgresql://u:p@db/temix"
+    assert (settings.max_body_bytes, settings.clock_skew_seconds) == (65536, 60)
+    assert settings.log_level == "DEBUG"
+
+
+def test_the_key_file_can_live_outside_the_data_folder(tmp_path):
+    settings = Settings.from_env({"TEMIX_SECRET_KEY_FILE": str(tmp_path / "k")})
+
+    assert settings.secret_key_file == tmp_path / "k"
+
+
+def test_the_database_password_is_not_in_the_repr():
+    settings = Settings.from_env({"DATABASE_URL": "postgresql://u:hunter2@db/temix"})
+
+    assert "hunter2" not in repr(settings)
+
+
+def test_settings_are_frozen():
+    settings = Settings.from_env({})
+
+    with pytest.raises(AttributeError):
+        settings.port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("environ", "overrides", "message"),
+    [
+        ({"TEMIX_PORT": "http"}, {}, "TEMIX_PORT must be an integer"),
+        ({}, {"port": 0}, "port .* from 1 to 65535"),
+        ({}, {"port": 70000}, "port .* from 1 to 65535"),
+        ({"TEMIX_WORKERS": "0"}, {}, "workers .* from 1"),
+        ({"TEMIX_MAX_BODY_BYTES": "10"}, {}, "max_body_bytes"),
+        ({"TEMIX_CLOCK_SKEW": "-5"}, {}, "clock_skew_seconds"),
+        ({"TEMIX_LOG_LEVEL": "loud"}, {}, "log_level"),
+        ({"DATABASE_URL": "sqlite:///x.db"}, {}, "PostgreSQL URL"),
+        ({"TEMIX_SCHEMA_ENTRY": "missing.xsd"}, {}, "missing.xsd"),
+    ],
+)
+def test_a_bad_value_is_refused_with_a_message_naming_it(environ, overrides, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(environ, **overrides)
+
+
+def test_an_unknown_override_is_a_programming_error():
+    with pytest.raises(TypeError, match="colour"):
+        Settings.from_env({}, colour="blue")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u:p@h:5433/d", "postgresql+psycopg2://u:p@h:5433/d"),
+        ("postgres://u@h/d", "postgresql+psycopg2://u@h/d"),
+        ("postgresql+psycopg2://u@h/d", "postgresql+psycopg2://u@h/d"),
+        ("postgresql://postgres:@/temix?host=/run/pg", "postgresql+psycopg2://postgres:@/temix?host=%2Frun%2Fpg"),
+    ],
+)
+def test_database_urls_are_normalised_to_psycopg2(given, expected):
+    assert to_sqlalchemy_url(given) == expected
+
+
+def test_another_driver_is_refused():
+    with pytest.raises(ValueError, match="unsupported"):
+        to_sqlalchemy_url("mysql://u@h/d")
+
+
+def test_paths_are_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    settings = Settings.from_env({"TEMIX_DATA_DIR": "relative"})
+
+    assert settings.data_dir == Path(tmp_path, "relative")
