@@ -1,0 +1,1 @@
+"""Party credentials: password hashes, sealed secrets for PasswordDigest, WS-Security checks."""

@@ -1,0 +1,148 @@
+"""Password storage.
+
+PasswordText needs only a slow salted hash: ``hash_password`` / ``verify_password`` (scrypt
+from hashlib, stored as ``scrypt$n$r$p$salt_b64$hash_b64``).
+
+PasswordDigest (WS-Security UsernameToken) is ``Base64(SHA-1(nonce + created + password))``:
+the server must recompute it, so by design it needs the cleartext password. It is kept sealed
+with AES-256-GCM under a server key held in a file outside the database
+(``load_or_create_key``): a copy of the database alone does not reveal it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+SCRYPT_N = 2**14
+SCRYPT_R = 8
+SCRYPT_P = 1
+SALT_BYTES = 16
+HASH_BYTES = 32
+# Bounds accepted when reading a stored hash, so a corrupt row cannot ask for gigabytes.
+_MAX_N = 2**20
+_MAX_R = 32
+_MAX_P = 16
+
+KEY_BYTES = 32
+_NONCE_BYTES = 12
+_SEAL_VERSION = b"\x01"
+
+
+def hash_password(password: str) -> str:
+    """A fresh salted scrypt hash of ``password``, ready to store."""
+    salt = secrets.token_bytes(SALT_BYTES)
+    digest = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, HASH_BYTES)
+    return "$".join(
+        ["scrypt", str(SCRYPT_N), str(SCRYPT_R), str(SCRYPT_P), _b64(salt), _b64(digest)]
+    )
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Whether ``password`` matches ``stored`` (from ``hash_password``), compared in constant time.
+
+    Raises ``ValueError`` if ``stored`` is not a hash this module wrote: a corrupt stored
+    hash is a fault of the server, not a wrong password.
+    """
+    n, r, p, salt, expected = _parse(stored)
+    actual = _scrypt(password, salt, n, r, p, len(expected))
+    return hmac.compare_digest(actual, expected)
+
+
+def seal_secret(key: bytes, password: str) -> bytes:
+    """``password`` encrypted and authenticated with AES-256-GCM under ``key``.
+
+    Layout: one version byte, a 12-byte random nonce, then ciphertext and tag.
+    """
+    nonce = secrets.token_bytes(_NONCE_BYTES)
+    sealed = AESGCM(_check_key(key)).encrypt(nonce, password.encode("utf-8"), _SEAL_VERSION)
+    return _SEAL_VERSION + nonce + sealed
+
+
+def open_secret(key: bytes, sealed: bytes) -> str:
+    """The password that ``seal_secret(key, ...)`` sealed; ``ValueError`` if it was altered
+    or sealed under another key."""
+    sealed = bytes(sealed)
+    if len(sealed) < 1 + _NONCE_BYTES + 16 or sealed[:1] != _SEAL_VERSION:
+        raise ValueError("not a sealed secret of this service")
+    nonce, body = sealed[1 : 1 + _NONCE_BYTES], sealed[1 + _NONCE_BYTES :]
+    try:
+        plain = AESGCM(_check_key(key)).decrypt(nonce, body, _SEAL_VERSION)
+    except InvalidTag as error:
+        raise ValueError("sealed secret does not open with this key (altered or other key)") from error
+    return plain.decode("utf-8")
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The server key in ``path``; 32 random bytes written there (mode 0600) if it is absent.
+
+    Refuses a key file of the wrong length or one that others than its owner may read.
+    """
+    path = Path(path)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_key(path)
+    try:
+        os.write(fd, secrets.token_bytes(KEY_BYTES))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> bytes:
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise PermissionError(
+            f"server key file {path} is accessible to others (mode {stat.S_IMODE(mode):04o});"
+            f" run: chmod 600 {path}"
+        )
+    key = path.read_bytes()
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"server key file {path} holds {len(key)} bytes, expected {KEY_BYTES}")
+    return key
+
+
+def _check_key(key: bytes) -> bytes:
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"AES-256 key must be {KEY_BYTES} bytes, got {len(key)}")
+    return key
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, length: int) -> bytes:
+    return hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=256 * r * n + (1 << 20),
+        dklen=length,
+    )
+
+
+def _parse(stored: str) -> tuple[int, int, int, bytes, bytes]:
+    parts = stored.split("$")
+    if len(parts) != 6 or parts[0] != "scrypt":
+        raise ValueError("stored password hash is not in the form scrypt$n$r$p$salt$hash")
+    try:
+        n, r, p = (int(part) for part in parts[1:4])
+        salt = base64.b64decode(parts[4], validate=True)
+        expected = base64.b64decode(parts[5], validate=True)
+    except (ValueError, binascii.Error) as error:
+        raise ValueError("stored password hash is malformed") from error
+    if not (1 < n <= _MAX_N and n & (n - 1) == 0 and 0 < r <= _MAX_R and 0 < p <= _MAX_P):
+        raise ValueError("stored password hash has out-of-range scrypt parameters")
+    if len(salt) < 8 or len(expected) < 16:
+        raise ValueError("stored password hash has a too-short salt or hash")
+    return n, r, p, salt, expected
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
