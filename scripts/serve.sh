@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up (.venv, Python 3.11) and run the service: scripts/serve.sh [temix serve options]
+#   scripts/serve.sh                         http://127.0.0.1:8080, embedded PostgreSQL in
+#                                            ~/.local/share/temix (TEMIX_DATA_DIR, --data-dir)
+#   scripts/serve.sh --port 9000 --workers 4
+#   DATABASE_URL=postgresql://user:pw@host/db scripts/serve.sh
+# Ctrl-C stops the service and then the embedded PostgreSQL.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+exec "$VENV/bin/temix" serve "$@"
