@@ -20,13 +20,16 @@ from service.store.db import make_engine
 ENDPOINTS = ("EiTender", "EiTransaction")
 
 
-def create_app(settings: Settings, engine=None) -> SoapFront:
+def create_app(settings: Settings, engine=None, clock=None) -> SoapFront:
+    """``engine`` and ``clock`` are for tests: by default the settings' database, UTC now."""
     engine = engine or make_engine(settings.database_url)
     schemas = SchemaSet(settings.schema_dir, settings.schema_entry)
     authenticator = Authenticator(
         load_or_create_key(settings.secret_key_file), timedelta(seconds=settings.clock_skew_seconds)
     )
     dispatcher = Dispatcher(engine, schemas, authenticator, timezone_of=lambda market_context: UTC)
+    if clock is not None:
+        dispatcher.clock = clock
     endpoints = {
         name: soap_endpoint(name, operations_of(name), schemas, dispatcher.handle) for name in ENDPOINTS
     }

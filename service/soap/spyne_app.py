@@ -24,13 +24,21 @@ from service.soap.schema import SchemaSet
 from service.soap.xmlparse import parse_document
 
 log = logging.getLogger(__name__)
-# spyne logs a whole request body at ERROR on a syntax error: never let it.
-logging.getLogger("spyne.protocol.soap.soap11.invalid").setLevel(logging.CRITICAL)
+
+
+def quiet_spyne_logs() -> None:
+    """spyne logs a whole request body at ERROR on a syntax error, and every client fault
+    with a traceback: we log one line per refusal ourselves (``as_spyne_fault``) instead.
+    Its log of unexpected server errors stays."""
+    logging.getLogger("spyne.protocol.soap.soap11.invalid").setLevel(logging.CRITICAL)
+    logging.getLogger("spyne.application").setLevel(logging.CRITICAL)
+    logging.getLogger("spyne.application.server").setLevel(logging.ERROR)
 
 Handle = Callable[[list | None, etree._Element], etree._Element]
 
 
 def as_spyne_fault(fault: SoapFault) -> Fault:
+    log.info("refused with a fault: %s: %s", fault.faultcode, fault.faultstring)
     return Fault(faultcode=fault.faultcode, faultstring=fault.faultstring)
 
 
@@ -97,6 +105,7 @@ def _put_reply(ctx) -> None:
 
 def soap_endpoint(endpoint: str, operations: dict[str, str], schemas: SchemaSet, handle: Handle):
     """A WSGI app for one endpoint. ``operations`` maps payload tag -> operation name."""
+    quiet_spyne_logs()
     routes = {tag: q(PYLD, etree.QName(tag).localname) for tag in operations}
     methods = {etree.QName(tag).localname: _method(etree.QName(tag).localname, handle) for tag in operations}
     service = type(f"{endpoint}Service", (ServiceBase,), methods)

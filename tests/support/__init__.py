@@ -1,0 +1,1 @@
+"""Shared test helpers: EI message builders and an in-process SOAP caller."""
