@@ -88,16 +88,24 @@ def load_or_create_key(path: Path) -> bytes:
     Refuses a key file of the wrong length or one that others than its owner may read.
     """
     path = Path(path)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    if path.exists():
         return _read_key(path)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Write the whole key to a private temporary file, then link it into place: processes
+    # starting together (gunicorn workers) never see a half-written key, and one key wins.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, secrets.token_bytes(KEY_BYTES))
         os.fsync(fd)
     finally:
         os.close(fd)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
     return _read_key(path)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -15,6 +17,7 @@ from service.auth.passwords import (
     seal_secret,
     verify_password,
 )
+from service.config import REPO_ROOT
 
 
 def test_a_hash_records_scrypt_and_its_parameters():
@@ -110,6 +113,25 @@ def test_the_key_file_is_created_once_with_mode_0600(tmp_path):
     assert len(first) == 32
     assert first == second
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_processes_creating_the_key_together_all_get_the_one_key(tmp_path):
+    path = tmp_path / "secret.key"
+    script = (
+        "import sys; from pathlib import Path; from service.auth.passwords import load_or_create_key;"
+        " sys.stdout.write(load_or_create_key(Path(sys.argv[1])).hex())"
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        )
+        for _ in range(8)
+    ]
+    keys = {process.communicate(timeout=60)[0] for process in processes}
+
+    assert keys == {path.read_bytes().hex()}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret.key"]
 
 
 def test_a_key_file_others_can_read_is_refused(tmp_path):
