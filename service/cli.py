@@ -224,8 +224,10 @@ def serve(settings: Settings, app_factory: Callable[[Settings], Any]) -> int:
     finally:
         # gunicorn workers are forked from inside run(): their SystemExit passes through here.
         if embedded and os.getpid() == owner:
-            _log.info("stopping the embedded PostgreSQL server (unless another temix uses it)")
-            stop_embedded(settings.data_dir)
+            if stop_embedded(settings.data_dir):
+                _log.info("embedded PostgreSQL server stopped")
+            else:
+                _log.info("embedded PostgreSQL server left running for another temix command")
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -49,12 +49,16 @@ def start_embedded(data_dir: Path, database: str = DATABASE_NAME) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def stop_embedded(data_dir: Path) -> None:
+def stop_embedded(data_dir: Path) -> bool:
     """Give up this process's handle on the server in ``data_dir/pg``; the server stops if no
-    other living process holds one. Does nothing if this process never started it."""
+    other living process holds one. Does nothing if this process never started it.
+
+    Returns whether the server is stopped now.
+    """
     server = _server(Path(data_dir), create=False)
     if server is not None:
         server.cleanup()
+    return not (pgdata_path(data_dir) / "postmaster.pid").exists()
 
 
 def pgdata_path(data_dir: Path) -> Path:
