@@ -6,7 +6,7 @@ its own engine, compiled schemas and verified-password cache.
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 from service.auth.passwords import load_or_create_key
 from service.auth.wssecurity import Authenticator
@@ -16,6 +16,7 @@ from service.soap.schema import SchemaSet
 from service.soap.spyne_app import soap_endpoint
 from service.soap.wsgi import SoapFront
 from service.store.db import make_engine
+from service.store.markets import MarketContexts
 
 ENDPOINTS = ("EiTender", "EiTransaction")
 
@@ -27,7 +28,7 @@ def create_app(settings: Settings, engine=None, clock=None) -> SoapFront:
     authenticator = Authenticator(
         load_or_create_key(settings.secret_key_file), timedelta(seconds=settings.clock_skew_seconds)
     )
-    dispatcher = Dispatcher(engine, schemas, authenticator, timezone_of=lambda market_context: UTC)
+    dispatcher = Dispatcher(engine, schemas, authenticator, market_of=MarketContexts(engine).__getitem__)
     if clock is not None:
         dispatcher.clock = clock
     endpoints = {

@@ -11,13 +11,14 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 
 from lxml import etree
 
 from service import handlers as h
 from service.auth.wssecurity import Authenticator, read_username_token
 from service.domain.errors import RequestIdReusedError, TemixError
+from service.domain.markets import MarketContext
 from service.soap import mapping as m
 from service.soap.faults import ImpersonationFault, UnknownOperationFault
 from service.soap.ns import EI, PYLD, TEMIX, q
@@ -79,14 +80,14 @@ class Dispatcher:
         engine,
         schemas: SchemaSet,
         authenticator: Authenticator,
-        timezone_of: Callable[[str], tzinfo],
+        market_of: Callable[[str], MarketContext],
         max_items: int = 1000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
         self.engine = engine
         self.schemas = schemas
         self.authenticator = authenticator
-        self.timezone_of = timezone_of
+        self.market_of = market_of
         self.max_items = max_items
         self.clock = clock
 
@@ -101,7 +102,7 @@ class Dispatcher:
         with UnitOfWork(self.engine) as uow:
             party_id = self.authenticator.authenticate(uow.conn, token, now)
             check_speaks_for(party_id, payload)
-            request = h.Request(uow.conn, party_id, payload, now, self.timezone_of, self.max_items)
+            request = h.Request(uow.conn, party_id, payload, now, self.market_of, self.max_items)
             reply = self._run(uow, operation, request)
             self.schemas.check_response(reply)
             uow.commit()

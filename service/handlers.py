@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 
 from lxml import etree
 
@@ -20,6 +20,7 @@ from service.domain.errors import (
     NotPermittedError,
 )
 from service.domain.intervals import parse_resolution
+from service.domain.markets import MarketContext
 from service.domain.positions import profile
 from service.domain.tenders import check_acceptance, check_cancellable
 from service.soap import mapping as m
@@ -41,7 +42,7 @@ class Request:
     party_id: str
     payload: etree._Element
     now: datetime
-    timezone_of: Callable[[str], tzinfo]
+    market_of: Callable[[str], MarketContext]
     max_items: int
     scope_groups: tuple[str, ...] = ()  # temix:distributionScope header
 
@@ -162,7 +163,7 @@ def _check_counterparty(req: Request, counterparty: str) -> None:
 def _tender_row(req: Request, element: etree._Element, counterparty: str | None) -> dict:
     tender_id = m.text_of(element, q(EI, "tenderID"))
     product_element = element[1]
-    product = m.read_product(product_element, req.timezone_of)
+    product = m.read_product(product_element, req.market_of)
     if product.transactive_state not in TENDER_STATES:
         raise InvalidValueError(
             f"transactiveState of tender {tender_id!r} must be one of {TENDER_STATES}, "
@@ -228,7 +229,7 @@ def create_transaction(req: Request) -> etree._Element:
     for element in req.payload.iter(q(EI, "eiTransaction")):
         transaction_id = m.text_of(element, q(EI, "transactionID"))
         tender_id = m.text_of(element, q(EI, "tenderID"))
-        product = m.read_product(element[-1], req.timezone_of)
+        product = m.read_product(element[-1], req.market_of)
         if product.transactive_state != "transaction":
             raise InvalidValueError(
                 f"transactiveState of transaction {transaction_id!r} must be 'transaction', "

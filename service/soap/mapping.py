@@ -17,10 +17,11 @@ from lxml import etree
 from service.domain import units
 from service.domain.errors import InvalidValueError
 from service.domain.intervals import Interval, parse_duration, to_utc
+from service.domain.markets import MarketContext
 from service.domain.tenders import Interface, Side, Terms
 from service.soap.ns import EI, EMIX, MIN, NSMAP, POWER, PYLD, SCALE, STRM, TEMIX, q
 
-TimeZoneOf = Callable[[str], tzinfo]
+MarketOf = Callable[[str], MarketContext]  # raises UnknownMarketContextError
 
 # Reply roots declare every prefix once, so replies read ei:, emix:, power: ... not ns0:.
 REPLY_TAGS = {
@@ -111,7 +112,7 @@ class ProductIn:
         return self.transactive_state == QUOTE_STATE
 
 
-def read_product(product: etree._Element, timezone_of: TimeZoneOf) -> ProductIn:
+def read_product(product: etree._Element, market_of: MarketOf) -> ProductIn:
     if product.tag != q(EMIX, "product"):
         local = etree.QName(product).localname
         raise InvalidValueError(f"Only emix:product is supported here, not {local} at {where(product)}")
@@ -119,8 +120,8 @@ def read_product(product: etree._Element, timezone_of: TimeZoneOf) -> ProductIn:
         raise InvalidValueError(
             f"A TeMIX product has one delivery interval: strm:intervals is not supported at {where(product)}"
         )
-    market_context = text_of(product, q(EMIX, "marketContext"))
-    interval = read_interval(product, timezone_of(market_context))
+    market = market_of(text_of(product, q(EMIX, "marketContext")))
+    interval = read_interval(product, market.tz)
     description = product.find(q(POWER, "temixPower"))
     if description is None:
         raise InvalidValueError(f"The product must describe power:temixPower at {where(product)}")
@@ -130,11 +131,11 @@ def read_product(product: etree._Element, timezone_of: TimeZoneOf) -> ProductIn:
     terms = Terms(
         side=Side(text_of(product, q(EMIX, "side"))),
         interface=read_interface(description),
-        market_context=market_context,
+        market_context=market.uri,
         interval=interval,
-        price_per_kwh=read_price(description, rate_scale),
+        price_per_kwh=read_price(description, market.energy_scale),
         quantity_kw=quantity_kw,
-        currency=(child(product, q(EMIX, "currency")).text.strip() if child(product, q(EMIX, "currency")) is not None else None),
+        currency=read_currency(product, market),
     )
     return ProductIn(
         terms=terms,
@@ -144,6 +145,17 @@ def read_product(product: etree._Element, timezone_of: TimeZoneOf) -> ProductIn:
         rate_scale=rate_scale,
         element=product,
     )
+
+
+def read_currency(product: etree._Element, market: MarketContext) -> str | None:
+    """The product's currency, else the market context's; the two must agree."""
+    found = child(product, q(EMIX, "currency"))
+    currency = (found.text or "").strip() if found is not None else None
+    if currency and market.currency and currency != market.currency:
+        raise InvalidValueError(
+            f"Market context {market.uri!r} trades in {market.currency}, not {currency} at {where(found)}"
+        )
+    return currency or market.currency
 
 
 def read_interval(stream: etree._Element, tz: tzinfo) -> Interval:
@@ -186,11 +198,12 @@ def read_rate(description: etree._Element) -> tuple[str, Decimal]:
     return scale, units.rate_kw(decimal_of(quantity), text_of(item, q(POWER, "itemUnits")), scale)
 
 
-def read_price(description: etree._Element, rate_scale: str) -> Decimal:
-    """Price per unit of energy: per power:energyReal if given, else per (rate unit) x hour."""
+def read_price(description: etree._Element, default_scale: str) -> Decimal:
+    """Price per unit of energy: per power:energyReal if given, else per the market
+    context's energy unit."""
     price = required(description, q(EMIX, "price"))
     energy = description.find(q(POWER, "energyReal"))
-    scale = text_of(energy, q(SCALE, "siScaleCode")) if energy is not None else rate_scale
+    scale = text_of(energy, q(SCALE, "siScaleCode")) if energy is not None else default_scale
     return units.price_per_kwh(decimal_of(required(price, q(EMIX, "value"))), scale)
 
 

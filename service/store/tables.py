@@ -187,3 +187,15 @@ tender_recipient = Table(
     PrimaryKeyConstraint("tender_pk", "party_id"),
     Index("ix_tender_recipient_party", "party_id"),
 )
+
+# Market contexts this service trades in: time zone for calendar durations, currency, and
+# the energy unit prices are per when a product does not say.
+market_context = Table(
+    "market_context",
+    metadata,
+    Column("market_context", Text, primary_key=True),
+    Column("timezone", Text, nullable=False, server_default=text("'UTC'")),
+    Column("currency", String(3)),
+    Column("energy_unit", Text, nullable=False, server_default=text("'kWh'")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+)

@@ -279,3 +279,33 @@ def test_a_year_long_transaction_writes_two_change_points_per_party(service, eng
     assert len(year) == 365
     assert sum(s[2] for s in year) == 8760
     assert sum(s[3] for s in year) == Decimal("0.08") * 8760
+
+
+NEW_YORK = "http://market.example.com/temix/new-york"
+
+
+def test_day_on_the_spring_forward_date_delivers_23_hours(service):
+    """Calendar durations resolve in the market context's time zone (America/New_York)."""
+    day = dict(quantity="1", start="2026-03-08T05:00:00Z", duration="P1D", market_context=NEW_YORK, energy_scale="k")
+    offer(service, ("dst", msg.product(**day)))
+    assert accept(service, "a1", "dst", msg.product(side="buy", state="transaction", **day)).code == "200"
+    raw = steps(service.call("/EiTransaction", msg.request_position("p1", "party-A", "2026-03-08T00:00:00Z", "PT48H")))
+    assert [s[1] for s in raw] == [0, 1, 0]
+    assert sum(s[2] for s in raw) == 23
+
+
+def test_price_without_an_energy_unit_is_per_the_market_contexts_unit(service, engine):
+    offer(service, ("t1", msg.product(price="80", market_context=NEW_YORK)))
+    with engine.connect() as conn:
+        assert conn.execute(select(tender.c.price_per_kwh)).scalar_one() == Decimal("0.08")
+
+
+def test_currency_must_be_the_market_contexts(service):
+    reply = service.call("/EiTender", msg.create_tender("r1", "party-A", "party-B", ("t1", msg.product(currency="EUR", market_context=NEW_YORK))))
+    assert reply.code == "400" and "USD" in reply.description
+
+
+def test_unknown_market_context_is_refused(service, engine):
+    reply = service.call("/EiTender", msg.create_tender("r1", "party-A", "party-B", ("t1", msg.product(market_context="http://nowhere.example/x"))))
+    assert reply.code == "462" and "not registered" in reply.description
+    assert count(engine, tender) == 0

@@ -12,6 +12,8 @@ import pytest
 from service.app import create_app
 from service.auth.passwords import hash_password, load_or_create_key, seal_secret
 from service.config import Settings
+from service.domain.markets import MarketContext
+from service.store.markets import add_market_context
 from service.store.parties import add_party
 from tests.support.soap import InProcessClient
 
@@ -19,6 +21,11 @@ PARTIES = {"party-A": "secret-A", "party-B": "secret-B", "party-C": "secret-C"}
 # Tests that use the market contexts enrol A, B and C in CTX, and C also in group "north".
 ENROLMENT = {"party-A": ["http://market.example.com/temix/ctx1"], "party-B": ["http://market.example.com/temix/ctx1"], "party-C": ["http://market.example.com/temix/ctx1"]}
 GROUPS = {"party-C": ["north"]}
+MARKET_CONTEXTS = [
+    MarketContext("http://market.example.com/temix/ctx1"),
+    MarketContext("http://other.example/ctx"),
+    MarketContext("http://market.example.com/temix/new-york", timezone="America/New_York", currency="USD", energy_unit="MWh"),
+]
 
 
 class Clock:
@@ -44,6 +51,8 @@ def service(engine, tmp_path, clock) -> InProcessClient:
     settings = Settings.from_env(environ={}, data_dir=tmp_path, database_url="postgresql://unused/")
     key = load_or_create_key(settings.secret_key_file)
     with engine.begin() as conn:
+        for context in MARKET_CONTEXTS:
+            add_market_context(conn, context)
         for party, password in PARTIES.items():
             add_party(
                 conn,

@@ -1,0 +1,63 @@
+"""Market context rows, and the per-worker cache the request path reads them through."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from service.domain.errors import UnknownMarketContextError
+from service.domain.markets import MarketContext
+from service.store.tables import market_context
+
+
+def add_market_context(conn, context: MarketContext) -> bool:
+    """False if the URI is already registered."""
+    return (
+        conn.execute(
+            insert(market_context)
+            .values(
+                market_context=context.uri,
+                timezone=context.timezone,
+                currency=context.currency,
+                energy_unit=context.energy_unit,
+            )
+            .on_conflict_do_nothing()
+            .returning(market_context.c.market_context)
+        ).first()
+        is not None
+    )
+
+
+def list_market_contexts(conn) -> list[MarketContext]:
+    m = market_context.c
+    rows = conn.execute(select(m.market_context, m.timezone, m.currency, m.energy_unit).order_by(m.market_context))
+    return [MarketContext(r.market_context, r.timezone, r.currency, r.energy_unit) for r in rows]
+
+
+class MarketContexts:
+    """``market_contexts[uri]`` -> MarketContext, refreshed from the database at most every
+    ``ttl`` seconds and whenever an unknown URI is asked for (a context just added works
+    at once; a changed time zone is seen within ``ttl``)."""
+
+    def __init__(self, engine, ttl: float = 30.0):
+        self.engine = engine
+        self.ttl = ttl
+        self._known: dict[str, MarketContext] = {}
+        self._loaded_at = float("-inf")
+
+    def __getitem__(self, uri: str) -> MarketContext:
+        if time.monotonic() - self._loaded_at > self.ttl or uri not in self._known:
+            self._reload()
+        try:
+            return self._known[uri]
+        except KeyError:
+            raise UnknownMarketContextError(
+                f"Market context {uri!r} is not registered with this service"
+            ) from None
+
+    def _reload(self) -> None:
+        with self.engine.connect() as conn:
+            self._known = {context.uri: context for context in list_market_contexts(conn)}
+        self._loaded_at = time.monotonic()
