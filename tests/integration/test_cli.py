@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def test_party_add_reads_the_password_from_stdin_and_party_list_shows_it(
-    temix, fresh_database_url, tmp_path
+    temix, fresh_database_url
 ):
     env = {"DATABASE_URL": fresh_database_url}
     added = temix(
@@ -118,8 +118,10 @@ def test_a_bad_setting_is_a_usage_error_naming_the_variable(temix):
     assert "TEMIX_PORT must be an integer" in result.stderr
 
 
-def test_db_upgrade_without_database_url_starts_and_stops_an_embedded_server(temix, tmp_path):
-    data_dir = tmp_path / "own"
+def test_db_upgrade_without_database_url_starts_and_stops_an_embedded_server(
+    temix, embedded_data_dir
+):
+    data_dir = embedded_data_dir
 
     started = time.monotonic()
     result = temix("db", "upgrade", "--data-dir", str(data_dir))
@@ -164,16 +166,11 @@ def hello_app(settings):
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_serve_uses_the_embedded_server_and_stops_it_on_a_signal(
-    temix, temix_env, tmp_path, stop_signal
+    temix, temix_env, embedded_data_dir, stop_signal
 ):
-    data_dir = tmp_path / "serving"
+    data_dir = embedded_data_dir
     port = _free_port()
-    env = {**temix_env, "PYTHONPATH": os.pathsep.join([temix_env["PYTHONPATH"], str(HERE)])}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "serve", "--data-dir", str(data_dir),
-         "--port", str(port), "--workers", "2", "--app", "test_cli:hello_app"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    server = _start_serving(temix_env, data_dir, port)
     lines = _lines_of(server)
     try:
         ready = _wait_for_line(lines, "temix serving", timeout=60)
@@ -199,11 +196,44 @@ def test_serve_uses_the_embedded_server_and_stops_it_on_a_signal(
     assert not (data_dir / "pg" / "postmaster.pid").exists(), "embedded server left running"
 
 
+def test_a_server_left_by_a_killed_serve_is_stopped_by_the_next_command(
+    temix, temix_env, embedded_data_dir
+):
+    data_dir = embedded_data_dir
+    server = _start_serving(temix_env, data_dir, _free_port())
+    lines = _lines_of(server)
+    try:
+        _wait_for_line(lines, "temix serving", timeout=60)
+        server.kill()  # SIGKILL: no atexit, no cleanup; its handle stays in pg/.handle_pids.json
+        server.wait(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    _drain(lines)
+    assert (data_dir / "pg" / "postmaster.pid").exists()
+
+    upgraded = temix("db", "upgrade", "--data-dir", str(data_dir))
+
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert not (data_dir / "pg" / "postmaster.pid").exists(), "server still running"
+
+
 def test_serve_refuses_an_application_that_cannot_be_imported(temix):
     result = temix("serve", "--app", "no_such_module:create_app", "--port", str(_free_port()))
 
     assert result.returncode == 1
     assert "cannot load the application no_such_module:create_app" in result.stderr
+
+
+def _start_serving(temix_env: dict[str, str], data_dir: Path, port: int) -> subprocess.Popen:
+    """`temix serve` with the stand-in app above, output (both streams) on a pipe."""
+    env = {**temix_env, "PYTHONPATH": os.pathsep.join([temix_env["PYTHONPATH"], str(HERE)])}
+    return subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--data-dir", str(data_dir),
+         "--port", str(port), "--workers", "2", "--app", "test_cli:hello_app"],
+        cwd=data_dir.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
 
 
 def _party_row(url: str, party_id: str):
