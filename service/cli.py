@@ -4,6 +4,7 @@
     temix db upgrade [--data-dir DIR]
     temix party add PARTY_ID --password-stdin [--market-context URI]... [--group NAME]... [--text-only]
     temix party list [--data-dir DIR]
+    temix market-context add|list, temix positions, temix db check-positions (service/cli_market.py)
 
 The database is ``DATABASE_URL`` if set, else an embedded PostgreSQL in ``DIR/pg`` (see
 service/store/embedded.py); every command that opens it first brings it to the newest
@@ -25,6 +26,7 @@ from typing import Any, TextIO
 from gunicorn.app.base import BaseApplication
 from sqlalchemy.exc import OperationalError
 
+from service.cli_common import CommandError, open_database, print_table, with_connection
 from service.config import Settings, SettingsError
 from service.store.embedded import EmbeddedServerError
 
@@ -32,10 +34,6 @@ ENDPOINTS = ("/EiTender", "/EiTransaction")
 APP_FACTORY = "service.app:create_app"
 
 _log = logging.getLogger("temix")
-
-
-class CommandError(Exception):
-    """A command cannot do what it was asked; the message is for the user."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -141,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.set_defaults(handler=_party_add)
     listing = party_commands.add_parser("list", parents=[common], help="list the parties")
     listing.set_defaults(handler=_party_list)
+
+    from service.cli_market import add_commands
+
+    add_commands(commands, common, db_commands)
     return parser
 
 
@@ -150,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _db_upgrade(args, settings: Settings, stdin: TextIO) -> int:
     from service.store.migrate import current_revision
 
-    url = _open_database(settings)
+    url = open_database(settings)
     print(f"database is at revision {current_revision(url)} (head)")
     return 0
 
@@ -168,14 +170,11 @@ def _party_add(args, settings: Settings, stdin: TextIO) -> int:
         sealed = seal_secret(load_or_create_key(settings.secret_key_file), password)
     password_hash = hash_password(password)
 
-    engine = _engine(_open_database(settings))
     try:
-        with engine.begin() as conn:
+        with with_connection(settings, write=True) as conn:
             add_party(conn, party_id, password_hash, sealed, contexts, groups)
     except PartyExistsError as error:
         raise CommandError(f"{error}; nothing changed") from error
-    finally:
-        engine.dispose()
     kinds = "PasswordText" if args.text_only else "PasswordText and PasswordDigest"
     print(f"added party {party_id} ({kinds})")
     return 0
@@ -184,12 +183,8 @@ def _party_add(args, settings: Settings, stdin: TextIO) -> int:
 def _party_list(args, settings: Settings, stdin: TextIO) -> int:
     from service.store.parties import list_parties
 
-    engine = _engine(_open_database(settings))
-    try:
-        with engine.connect() as conn:
-            parties = list_parties(conn)
-    finally:
-        engine.dispose()
+    with with_connection(settings) as conn:
+        parties = list_parties(conn)
     rows = [("PARTY", "MARKET CONTEXTS", "GROUPS", "DIGEST")] + [
         (
             record.party_id,
@@ -199,9 +194,7 @@ def _party_list(args, settings: Settings, stdin: TextIO) -> int:
         )
         for record in parties
     ]
-    widths = [max(len(row[column]) for row in rows) for column in range(3)]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+    print_table(rows)
     return 0
 
 
@@ -222,7 +215,7 @@ def serve(settings: Settings, app_factory: Callable[[Settings], Any]) -> int:
     owner = os.getpid()
     embedded = settings.database_url is None
     try:
-        settings = replace(settings, database_url=_open_database(settings))
+        settings = replace(settings, database_url=open_database(settings))
         _GunicornApplication(settings, app_factory).run()
         return 0
     finally:
@@ -253,26 +246,6 @@ def _checked_name(what: str, value: str) -> str:
     if not value or value != value.strip() or any(c.isspace() or c == "," for c in value):
         raise CommandError(f"{what} must be non-empty without spaces or commas: {value!r}")
     return value
-
-
-def _open_database(settings: Settings) -> str:
-    """The SQLAlchemy URL of the database, started if embedded, migrated to head."""
-    from service.store.db import to_sqlalchemy_url
-    from service.store.embedded import start_embedded
-    from service.store.migrate import upgrade
-
-    if settings.database_url is not None:
-        url = to_sqlalchemy_url(settings.database_url)
-    else:
-        url = start_embedded(settings.data_dir)
-    upgrade(url)
-    return url
-
-
-def _engine(url: str):
-    from service.store.db import make_engine
-
-    return make_engine(url, application_name="temix-cli")
 
 
 def _import_factory(path: str) -> Callable[[Settings], Any]:

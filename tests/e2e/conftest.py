@@ -37,6 +37,14 @@ class Server(NamedTuple):
     base_url: str  # http://127.0.0.1:PORT
     data_dir: Path
 
+    def temix(self, *args: str, stdin: str = "") -> None:
+        """Run a ``temix`` admin command on the server's data folder, as an operator would."""
+        done = subprocess.run(
+            temix_command(*args, "--data-dir", str(self.data_dir)), input=stdin, capture_output=True,
+            text=True, env=temix_env(), cwd=self.data_dir, timeout=START_TIMEOUT,
+        )
+        assert done.returncode == 0, f"temix {' '.join(args)}: {done.stderr}"
+
     def add_party(
         self,
         party_id: str,
@@ -46,37 +54,20 @@ class Server(NamedTuple):
         groups: tuple[str, ...] = (),
         text_only: bool = False,
     ) -> None:
-        """``temix party add PARTY_ID --password-stdin`` on the server's data folder."""
-        args = ["party", "add", party_id, "--password-stdin", "--data-dir", str(self.data_dir)]
+        """``temix party add PARTY_ID --password-stdin``."""
+        args = ["party", "add", party_id, "--password-stdin"]
         args += [f"--market-context={uri}" for uri in market_contexts]
         args += [f"--group={name}" for name in groups]
         args += ["--text-only"] if text_only else []
-        done = subprocess.run(
-            temix_command(*args), input=password + "\n", capture_output=True, text=True,
-            env=temix_env(), cwd=self.data_dir, timeout=START_TIMEOUT,
-        )
-        assert done.returncode == 0, f"temix party add {party_id}: {done.stderr}"
+        self.temix(*args, stdin=password + "\n")
 
     def add_market_context(
         self, uri: str, *, timezone: str = "UTC", currency: str | None = None, energy_unit: str = "kWh"
     ) -> None:
-        """Register a market context (the service refuses tenders in unknown ones). ``temix``
-        has no command for this yet, so it is written with the service's own store function,
-        on the server's embedded database; this process gives its handle back at once."""
-        from service.domain.markets import MarketContext
-        from service.store.db import make_engine
-        from service.store.embedded import start_embedded, stop_embedded
-        from service.store.markets import add_market_context
-
-        try:
-            engine = make_engine(start_embedded(self.data_dir), application_name="temix-e2e")
-            try:
-                with engine.begin() as conn:
-                    add_market_context(conn, MarketContext(uri, timezone, currency, energy_unit))
-            finally:
-                engine.dispose()
-        finally:
-            stop_embedded(self.data_dir)
+        """``temix market-context add URI`` (the service refuses tenders in unknown ones)."""
+        args = ["market-context", "add", uri, "--timezone", timezone, "--energy-unit", energy_unit]
+        args += ["--currency", currency] if currency else []
+        self.temix(*args)
 
 
 def temix_command(*args: str) -> list[str]:

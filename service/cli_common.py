@@ -1,0 +1,50 @@
+"""What every ``temix`` command shares: its error, its database, its tables."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from service.config import Settings
+
+
+class CommandError(Exception):
+    """A command cannot do what it was asked; the message is for the user."""
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    """Columns padded to their widest cell, the last one unpadded."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+
+
+@contextmanager
+def with_connection(settings: Settings, write: bool = False):
+    """A connection to the command's database (in a transaction committed at the end if
+    ``write``), and the engine disposed of afterwards."""
+    engine = engine_for(open_database(settings))
+    try:
+        with (engine.begin() if write else engine.connect()) as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def open_database(settings: Settings) -> str:
+    """The SQLAlchemy URL of the database, started if embedded, migrated to head."""
+    from service.store.db import to_sqlalchemy_url
+    from service.store.embedded import start_embedded
+    from service.store.migrate import upgrade
+
+    if settings.database_url is not None:
+        url = to_sqlalchemy_url(settings.database_url)
+    else:
+        url = start_embedded(settings.data_dir)
+    upgrade(url)
+    return url
+
+
+def engine_for(url: str):
+    from service.store.db import make_engine
+
+    return make_engine(url, application_name="temix-cli")
