@@ -4,7 +4,8 @@
 (embedded PostgreSQL in DIR, migrations applied, gunicorn sync workers), ready once
 ``GET /health`` answers 200. At the end it gets SIGTERM and must exit, stopping its database.
 Register parties with ``server.add_party(...)`` (``temix party add``, beside the running
-server) and market contexts with ``server.add_market_context(...)``. Tests share the
+server) and more market contexts with ``server.add_market_context(...)``; ``CTX`` (UTC, USD)
+is registered at start. Tests share the
 server: each uses party and message ids of its own (e.g. from uuid4).
 """
 
@@ -27,6 +28,7 @@ import requests
 
 from service.config import REPO_ROOT
 
+CTX = "http://market.example.com/temix/ctx1"
 START_TIMEOUT = 120  # seconds; the first start runs initdb
 STOP_TIMEOUT = 60
 
@@ -105,7 +107,9 @@ def server() -> Iterator[Server]:
     try:
         base_url = f"http://127.0.0.1:{port}"
         _wait_healthy(process, base_url, log_path)
-        yield Server(base_url, data_dir)
+        running = Server(base_url, data_dir)
+        running.add_market_context(CTX, currency="USD")
+        yield running
     finally:
         process.send_signal(signal.SIGTERM)
         try:

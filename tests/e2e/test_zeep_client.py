@@ -74,7 +74,6 @@ class Party:
 @pytest.fixture(scope="module")
 def parties(server) -> tuple[Party, Party]:
     a, b = unique("zeep-A"), unique("zeep-B")
-    server.add_market_context(CTX, currency="USD")
     server.add_party(a, "secret-A", market_contexts=(CTX,))
     server.add_party(b, "secret-B", market_contexts=(CTX,))
     return (
