@@ -27,8 +27,7 @@ from service.soap import mapping as m
 from service.soap.ns import EI, EMIX, PYLD, STRM, TEMIX, q
 from service.store import positions, tenders, transactions
 from service.store.parties import get_party_credentials
-from service.store.tenders import TenderFilter
-from service.store.transactions import TransactionFilter
+from service.store.narrowing import Narrowing
 
 TENDER_STATES = ("tender", m.QUOTE_STATE)
 MAX_PROFILE_STEPS = 10_000
@@ -192,12 +191,7 @@ def cancel_tender(req: Request) -> etree._Element:
 
 
 def request_tender(req: Request) -> etree._Element:
-    narrow = TenderFilter(
-        counterparty_ids=req.texts(q(EI, "counterPartyID")),
-        market_contexts=req.texts(q(EMIX, "marketContext")),
-        tender_ids=req.texts(q(EI, "tenderID")),
-        intervals=_intervals(req),
-    )
+    narrow = _narrowing(req, q(EI, "tenderID"))
     found = tenders.standing_visible_to(req.conn, req.party_id, req.now, narrow, req.max_items + 1)
     items = [
         m.wrap(q(EI, "eiTender"), q(EI, "tenderID"), s.tender.tender_id,
@@ -211,13 +205,16 @@ def _truncation(found: list, limit: int) -> str:
     return f"OK: the first {limit} matches (more exist; narrow the request)" if len(found) > limit else "OK"
 
 
-def _intervals(req: Request):
-    """strm:intervals filter: each strm:streamInterval's strm:uid is an ISO 8601 interval,
-    'start/end' or 'start/duration' (the CTS StreamInterval carries no time of its own)."""
-    found = req.payload.find(q(STRM, "intervals"))
-    if found is None:
-        return ()
-    return tuple(m.iso_interval(uid) for uid in found.iter(q(STRM, "uid")))
+def _narrowing(req: Request, id_tag: str) -> Narrowing:
+    """The request filters. strm:intervals: each strm:streamInterval's strm:uid is an ISO 8601
+    interval, 'start/end' or 'start/duration' (the CTS StreamInterval carries no time of its own)."""
+    intervals = req.payload.find(q(STRM, "intervals"))
+    return Narrowing(
+        counterparty_ids=req.texts(q(EI, "counterPartyID")),
+        market_contexts=req.texts(q(EMIX, "marketContext")),
+        ids=req.texts(id_tag),
+        intervals=() if intervals is None else tuple(m.iso_interval(uid) for uid in intervals.iter(q(STRM, "uid"))),
+    )
 
 
 # ---------------------------------------------------------------- transactions
@@ -252,7 +249,10 @@ def create_transaction(req: Request) -> etree._Element:
         check_acceptance(stored.tender, req.party_id, may_see, product.terms, req.now)
         tenders.take(req.conn, stored.pk, product.terms.quantity_kw)
         locked[tender_id] = _after_take(stored, product.terms.quantity_kw)
-        row = _transaction_row(req, maker_id, transaction_id, stored.pk, product, element)
+        row = transactions.new_row(
+            req.party_id, req.request_id, maker_id, transaction_id, stored.pk, product,
+            etree.tostring(element, method="c14n"),
+        )
         if not transactions.insert_transaction(req.conn, row):
             raise DuplicateIdError(f"transactionID {transaction_id!r} is already used by {req.party_id!r}")
         changes += positions.changes_for_transaction(req.party_id, maker_id, product.terms)
@@ -265,36 +265,8 @@ def _after_take(stored, quantity_kw):
     return replace(stored, tender=replace(stored.tender, remaining_kw=stored.tender.remaining_kw - quantity_kw))
 
 
-def _transaction_row(req, maker_id, transaction_id, tender_pk, product, element) -> dict:
-    terms = product.terms
-    return dict(
-        party_id=req.party_id,
-        transaction_id=transaction_id,
-        tender_pk=tender_pk,
-        counterparty_id=maker_id,
-        request_id=req.request_id,
-        side=terms.side.value,
-        product_kind=terms.kind.value,
-        receipt_node=terms.interface.receipt_node,
-        delivery_node=terms.interface.delivery_node,
-        market_context=terms.market_context,
-        currency=terms.currency,
-        start_at=terms.interval.start,
-        end_at=terms.interval.end,
-        price_per_kwh=terms.price_per_kwh,
-        quantity_kw=terms.quantity_kw,
-        rate_scale=product.rate_scale,
-        product_xml=etree.tostring(element, method="c14n"),
-    )
-
-
 def request_transaction(req: Request) -> etree._Element:
-    narrow = TransactionFilter(
-        counterparty_ids=req.texts(q(EI, "counterPartyID")),
-        market_contexts=req.texts(q(EMIX, "marketContext")),
-        transaction_ids=req.texts(q(EI, "transactionID")),
-        intervals=_intervals(req),
-    )
+    narrow = _narrowing(req, q(EI, "transactionID"))
     found = transactions.involving(req.conn, req.party_id, narrow, req.max_items + 1)
     items = []
     for stored in found[: req.max_items]:

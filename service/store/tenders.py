@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from service.domain.intervals import Interval
 from service.domain.tenders import Interface, Side, Tender, Terms
+from service.store.narrowing import Narrowing, terms_columns
 from service.store.tables import party_group, party_market_context, tender, tender_recipient
 
 
@@ -21,33 +22,15 @@ class StoredTender:
     rate_scale: str
 
 
-@dataclass(frozen=True)
-class TenderFilter:
-    counterparty_ids: tuple[str, ...] = ()
-    market_contexts: tuple[str, ...] = ()
-    tender_ids: tuple[str, ...] = ()
-    intervals: tuple[Interval, ...] = ()
-
-
 def new_row(party_id, request_id, counterparty_id, product, tender_id, product_xml) -> dict:
-    terms = product.terms
     return dict(
+        terms_columns(product.terms),
         party_id=party_id,
         tender_id=tender_id,
         counterparty_id=counterparty_id,
         request_id=request_id,
-        side=terms.side.value,
         transactive_state=product.transactive_state,
-        product_kind=terms.kind.value,
-        receipt_node=terms.interface.receipt_node,
-        delivery_node=terms.interface.delivery_node,
-        market_context=terms.market_context,
-        currency=terms.currency,
-        start_at=terms.interval.start,
-        end_at=terms.interval.end,
-        price_per_kwh=terms.price_per_kwh,
-        quantity_kw=terms.quantity_kw,
-        remaining_kw=terms.quantity_kw,
+        remaining_kw=product.terms.quantity_kw,
         integral_only=product.integral_only,
         expires_at=product.expires_at,
         rate_scale=product.rate_scale,
@@ -124,30 +107,22 @@ def take(conn, pk: int, quantity_kw) -> None:
 
 
 def standing_visible_to(
-    conn, party_id: str, now: datetime, narrow: TenderFilter, limit: int
+    conn, party_id: str, now: datetime, narrow: Narrowing, limit: int
 ) -> list[StoredTender]:
-    """Standing tenders and quotes the party may see: its own and those addressed to it."""
+    """Standing tenders and quotes the party may see: its own, those addressed to it and
+    those distributed to it."""
     t = tender.c
-    own = t.party_id == party_id
     to_me = or_(
         t.counterparty_id == party_id,
         t.id.in_(select(tender_recipient.c.tender_pk).where(tender_recipient.c.party_id == party_id)),
     )
-    if narrow.counterparty_ids:
-        own = and_(own, t.counterparty_id.in_(narrow.counterparty_ids))
-        to_me = and_(to_me, t.party_id.in_(narrow.counterparty_ids))
     conditions = [
-        or_(own, to_me),
+        narrow.between(t.party_id == party_id, to_me, t.party_id, t.counterparty_id),
         t.cancelled_at.is_(None),
         t.remaining_kw > 0,
         or_(t.expires_at.is_(None), t.expires_at > now),
+        *narrow.conditions(t, t.tender_id),
     ]
-    if narrow.market_contexts:
-        conditions.append(t.market_context.in_(narrow.market_contexts))
-    if narrow.tender_ids:
-        conditions.append(t.tender_id.in_(narrow.tender_ids))
-    if narrow.intervals:
-        conditions.append(or_(*(and_(t.start_at < i.end, t.end_at > i.start) for i in narrow.intervals)))
     rows = conn.execute(
         select(tender).where(*conditions).order_by(t.start_at, t.id).limit(limit)
     ).all()

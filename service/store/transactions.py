@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
-from service.domain.intervals import Interval
 from service.domain.tenders import Side
+from service.store.narrowing import Narrowing, terms_columns
 from service.store.tables import tender, transaction
 
 
@@ -22,12 +22,17 @@ class StoredTransaction:
     product_xml: bytes
 
 
-@dataclass(frozen=True)
-class TransactionFilter:
-    counterparty_ids: tuple[str, ...] = ()
-    market_contexts: tuple[str, ...] = ()
-    transaction_ids: tuple[str, ...] = ()
-    intervals: tuple[Interval, ...] = ()
+def new_row(party_id, request_id, maker_id, transaction_id, tender_pk, product, product_xml) -> dict:
+    return dict(
+        terms_columns(product.terms),
+        party_id=party_id,
+        transaction_id=transaction_id,
+        tender_pk=tender_pk,
+        counterparty_id=maker_id,
+        request_id=request_id,
+        rate_scale=product.rate_scale,
+        product_xml=product_xml,
+    )
 
 
 def insert_transaction(conn, row: dict) -> bool:
@@ -40,21 +45,13 @@ def insert_transaction(conn, row: dict) -> bool:
     )
 
 
-def involving(conn, party_id: str, narrow: TransactionFilter, limit: int) -> list[StoredTransaction]:
+def involving(conn, party_id: str, narrow: Narrowing, limit: int) -> list[StoredTransaction]:
     """Transactions the party is a side of, never others'."""
     t = transaction.c
-    mine = t.party_id == party_id
-    theirs = t.counterparty_id == party_id
-    if narrow.counterparty_ids:
-        mine = and_(mine, t.counterparty_id.in_(narrow.counterparty_ids))
-        theirs = and_(theirs, t.party_id.in_(narrow.counterparty_ids))
-    conditions = [or_(mine, theirs)]
-    if narrow.market_contexts:
-        conditions.append(t.market_context.in_(narrow.market_contexts))
-    if narrow.transaction_ids:
-        conditions.append(t.transaction_id.in_(narrow.transaction_ids))
-    if narrow.intervals:
-        conditions.append(or_(*(and_(t.start_at < i.end, t.end_at > i.start) for i in narrow.intervals)))
+    conditions = [
+        narrow.between(t.party_id == party_id, t.counterparty_id == party_id, t.party_id, t.counterparty_id),
+        *narrow.conditions(t, t.transaction_id),
+    ]
     rows = conn.execute(
         select(t.transaction_id, tender.c.tender_id, t.party_id, t.counterparty_id, t.side, t.product_xml)
         .join(tender, tender.c.id == t.tender_pk)
