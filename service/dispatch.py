@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from lxml import etree
 
 from service import handlers as h
+from service.handlers import positions, tenders, transactions
 from service.auth.wssecurity import Authenticator, read_username_token
 from service.domain.errors import RequestIdReusedError, TemixError
 from service.domain.markets import MarketContext
@@ -41,13 +42,13 @@ class Operation:
 OPERATIONS = {
     op.name: op
     for op in (
-        Operation("EiCreateTender", "EiTender", h.create_tender, h.reply_created_tender, True),
-        Operation("EiDistributeTender", "EiTender", h.distribute_tender, h.reply_distributed_tender, True),
-        Operation("EiCancelTender", "EiTender", h.cancel_tender, h.reply_canceled_tender, True),
-        Operation("EiRequestTender", "EiTender", h.request_tender, h.reply_tenders, False),
-        Operation("EiCreateTransaction", "EiTransaction", h.create_transaction, h.reply_created_transaction, True),
-        Operation("EiRequestTransaction", "EiTransaction", h.request_transaction, h.reply_transactions, False),
-        Operation("EiRequestPosition", "EiTransaction", h.request_position, h.reply_positions, False),
+        Operation("EiCreateTender", "EiTender", tenders.create_tender, h.reply_created_tender, True),
+        Operation("EiDistributeTender", "EiTender", tenders.distribute_tender, h.reply_distributed_tender, True),
+        Operation("EiCancelTender", "EiTender", tenders.cancel_tender, h.reply_canceled_tender, True),
+        Operation("EiRequestTender", "EiTender", tenders.request_tender, h.reply_tenders, False),
+        Operation("EiCreateTransaction", "EiTransaction", transactions.create_transaction, h.reply_created_transaction, True),
+        Operation("EiRequestTransaction", "EiTransaction", transactions.request_transaction, h.reply_transactions, False),
+        Operation("EiRequestPosition", "EiTransaction", positions.request_position, h.reply_positions, False),
     )
 }
 # The payload element that selects each operation.

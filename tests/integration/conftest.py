@@ -75,3 +75,7 @@ def temix(tmp_path: Path, temix_env: dict[str, str]) -> Callable[..., subprocess
         )
 
     return run
+
+
+# The service assembled in-process on the test database (tests/support/service.py).
+from tests.support.service import clock, service  # noqa: E402,F401

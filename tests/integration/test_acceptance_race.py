@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from service.store import positions
 from service.store.tables import tender, transaction
 from tests.support import messages as msg
-from tests.support.service import clock, service  # noqa: F401  (fixtures)
 
 
 def test_concurrent_acceptances_never_overfill_a_tender(service, engine):

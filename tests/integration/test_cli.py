@@ -192,8 +192,20 @@ def test_serve_uses_the_embedded_server_and_stops_it_on_a_signal(
             server.wait()
     output = "".join(_drain(lines))
     assert server.returncode == 0, output
-    assert "Traceback" not in output, output
+    assert not _unexpected_tracebacks(output), output
     assert not (data_dir / "pg" / "postmaster.pid").exists(), "embedded server left running"
+
+
+def _unexpected_tracebacks(output: str) -> list[str]:
+    """Tracebacks in a server's output, except gunicorn's own for a worker told to quit while
+    a connection was still open (it ends in ``SystemExit: 0``): the signal races the test's
+    last request, and that one is gunicorn reporting its shutdown, not a fault of ours."""
+    found = []
+    for block in output.split("Traceback (most recent call last):")[1:]:
+        last = next((line for line in block.splitlines() if line and not line.startswith(" ")), "")
+        if last.strip() != "SystemExit: 0":
+            found.append(block)
+    return found
 
 
 def test_a_server_left_by_a_killed_serve_is_stopped_by_the_next_command(

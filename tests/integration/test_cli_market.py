@@ -3,7 +3,6 @@
 from sqlalchemy import text
 
 from tests.support import messages as msg
-from tests.support.service import clock, service  # noqa: F401  (fixtures)
 
 
 def test_market_context_add_and_list(temix):

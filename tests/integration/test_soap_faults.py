@@ -1,8 +1,7 @@
 """Bad input gets a SOAP Fault that says what is wrong and where, and nothing is written."""
 
-import base64
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from lxml import etree
@@ -11,7 +10,6 @@ from sqlalchemy import func, select
 from service.soap.ns import EMIX, q
 from service.store.tables import metadata
 from tests.support import messages as msg
-from tests.support.service import clock, service  # noqa: F401  (fixtures)
 
 GOOD = msg.create_tender("r1", "party-A", "party-B", ("t1", msg.product()))
 

@@ -6,7 +6,6 @@ from sqlalchemy import func, select
 from service.soap.ns import EI, EMIX, POWER, q
 from service.store.tables import request_log, tender
 from tests.support import messages as msg
-from tests.support.service import clock, service  # noqa: F401  (fixtures)
 
 
 def count_tenders(engine) -> int:

@@ -9,7 +9,6 @@ from service.soap.ns import EI, EMIX, TEMIX, q
 from service.store import positions
 from service.store.tables import position_change, tender, transaction
 from tests.support import messages as msg
-from tests.support.service import clock, service  # noqa: F401  (fixtures)
 
 
 def offer(service, *tenders, party="party-A", to="party-B", rid="r-offer"):

@@ -1,0 +1,105 @@
+"""EiCreateTender, EiDistributeTender, EiCancelTender, EiRequestTender."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from service.domain.errors import DuplicateIdError, InvalidValueError, NotFoundError, NotPermittedError
+from service.domain.tenders import check_cancellable
+from service.handlers import (
+    Request,
+    narrowing,
+    ok,
+    reply_canceled_tender,
+    reply_created_tender,
+    reply_distributed_tender,
+    reply_tenders,
+    truncation,
+)
+from service.soap import mapping as m
+from service.soap.ns import EI, q
+from service.store import tenders
+from service.store.parties import get_party_credentials
+
+TENDER_STATES = ("tender", m.QUOTE_STATE)
+
+
+def create_tender(req: Request) -> etree._Element:
+    counterparty = req.text(q(EI, "counterPartyID"))
+    _check_counterparty(req, counterparty)
+    rows = [_tender_row(req, element, counterparty) for element in req.payload.iter(q(EI, "eiTender"))]
+    _insert_tenders(req, rows)
+    return reply_created_tender(req, ok(req), [row["tender_id"] for row in rows])
+
+
+def _insert_tenders(req: Request, rows: list[dict]) -> list[int]:
+    tender_ids = [row["tender_id"] for row in rows]
+    pks = tenders.insert_tenders(req.conn, rows)
+    if len(set(tender_ids)) != len(tender_ids) or len(pks) != len(rows):
+        raise DuplicateIdError(f"A tenderID of {tender_ids} is already used by {req.party_id!r}")
+    return pks
+
+
+def distribute_tender(req: Request) -> etree._Element:
+    """One tender to every party enrolled in its market context, optionally narrowed to
+    groups by the temix:distributionScope SOAP header. The recipients share the tendered
+    quantity: first come, first served, never more than offered in total."""
+    rows = [_tender_row(req, element, None) for element in req.payload.iter(q(EI, "eiTender"))]
+    reached = set()
+    for market_context in sorted({row["market_context"] for row in rows}):
+        same = [row for row in rows if row["market_context"] == market_context]
+        parties = tenders.recipients(req.conn, req.party_id, market_context, req.scope_groups)
+        if not parties:
+            raise NotFoundError(f"No party to reach in market context {market_context!r}")
+        tenders.address(req.conn, _insert_tenders(req, same), parties)
+        reached.update(parties)
+    return reply_distributed_tender(req, ok(req), len(reached), [row["tender_id"] for row in rows])
+
+
+def _check_counterparty(req: Request, counterparty: str) -> None:
+    if counterparty == req.party_id:
+        raise InvalidValueError("counterPartyID names yourself: a tender is addressed to another party")
+    if get_party_credentials(req.conn, counterparty) is None:
+        raise NotFoundError(f"Counterparty {counterparty!r} is not registered")
+
+
+def _tender_row(req: Request, element: etree._Element, counterparty: str | None) -> dict:
+    tender_id = m.text_of(element, q(EI, "tenderID"))
+    product_element = element[1]
+    product = m.read_product(product_element, req.market_of)
+    if product.transactive_state not in TENDER_STATES:
+        raise InvalidValueError(
+            f"transactiveState of tender {tender_id!r} must be one of {TENDER_STATES}, "
+            f"not {product.transactive_state!r}"
+        )
+    if product.expires_at is not None and product.expires_at <= req.now:
+        raise InvalidValueError(
+            f"Tender {tender_id!r} expires at {product.expires_at.isoformat()}, before the server time"
+        )
+    product_xml = etree.tostring(product_element, method="c14n")
+    return tenders.new_row(req.party_id, req.request_id, counterparty, product, tender_id, product_xml)
+
+
+def cancel_tender(req: Request) -> etree._Element:
+    found = []
+    for tender_id in req.texts(q(EI, "tenderID")):
+        stored = tenders.lock(req.conn, req.party_id, tender_id)
+        if stored is None:
+            if tenders.addressed_to(req.conn, req.party_id, tender_id):
+                raise NotPermittedError(f"Tender {tender_id!r} is not yours to cancel")
+            raise NotFoundError(f"You have no tender {tender_id!r}")
+        check_cancellable(stored.tender, req.party_id, req.now)
+        found.append(stored.pk)
+    tenders.cancel(req.conn, found, req.now)
+    return reply_canceled_tender(req, ok(req))
+
+
+def request_tender(req: Request) -> etree._Element:
+    narrow = narrowing(req, q(EI, "tenderID"))
+    found = tenders.standing_visible_to(req.conn, req.party_id, req.now, narrow, req.max_items + 1)
+    items = [
+        m.wrap(q(EI, "eiTender"), q(EI, "tenderID"), s.tender.tender_id,
+               m.with_quantity(s.product_xml, s.tender.remaining_kw, s.rate_scale))
+        for s in found[: req.max_items]
+    ]
+    return reply_tenders(req, ok(req, truncation(found, req.max_items)), items)

@@ -1,0 +1,79 @@
+"""EiCreateTransaction (accepting tenders) and EiRequestTransaction."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from lxml import etree
+
+from service.domain.errors import DuplicateIdError, InvalidValueError, NotFoundError
+from service.domain.tenders import check_acceptance
+from service.handlers import Request, narrowing, ok, reply_created_transaction, reply_transactions, truncation
+from service.soap import mapping as m
+from service.soap.ns import EI, q
+from service.store import positions, tenders, transactions
+
+
+def create_transaction(req: Request) -> etree._Element:
+    maker_id = req.text(q(EI, "counterPartyID"))
+    accepted = []
+    for element in req.payload.iter(q(EI, "eiTransaction")):
+        transaction_id = m.text_of(element, q(EI, "transactionID"))
+        tender_id = m.text_of(element, q(EI, "tenderID"))
+        product = m.read_product(element[-1], req.market_of)
+        if product.transactive_state != "transaction":
+            raise InvalidValueError(
+                f"transactiveState of transaction {transaction_id!r} must be 'transaction', "
+                f"not {product.transactive_state!r}"
+            )
+        accepted.append((transaction_id, tender_id, product, element[-1]))
+    # Lock every tender first, in one order, then write: concurrent requests queue, never deadlock.
+    locked = {}
+    for tender_id in sorted({tender_id for _, tender_id, _, _ in accepted}):
+        stored = tenders.lock(req.conn, maker_id, tender_id)
+        if stored is None:
+            raise NotFoundError(f"{maker_id!r} has no tender {tender_id!r}")
+        locked[tender_id] = stored
+    changes = []
+    for transaction_id, tender_id, product, element in accepted:
+        stored = locked[tender_id]
+        may_see = stored.tender.counterparty_id == req.party_id or (
+            stored.tender.counterparty_id is None and tenders.is_recipient(req.conn, stored.pk, req.party_id)
+        )
+        check_acceptance(stored.tender, req.party_id, may_see, product.terms, req.now)
+        tenders.take(req.conn, stored.pk, product.terms.quantity_kw)
+        locked[tender_id] = _after_take(stored, product.terms.quantity_kw)
+        row = transactions.new_row(
+            req.party_id, req.request_id, maker_id, transaction_id, stored.pk, product,
+            etree.tostring(element, method="c14n"),
+        )
+        if not transactions.insert_transaction(req.conn, row):
+            raise DuplicateIdError(f"transactionID {transaction_id!r} is already used by {req.party_id!r}")
+        changes += positions.changes_for_transaction(req.party_id, maker_id, product.terms)
+    positions.apply(req.conn, changes)
+    return reply_created_transaction(req, ok(req), [a[0] for a in accepted])
+
+
+def _after_take(stored, quantity_kw):
+    """The locked tender as it stands after this request's earlier acceptances of it."""
+    return replace(stored, tender=replace(stored.tender, remaining_kw=stored.tender.remaining_kw - quantity_kw))
+
+
+def request_transaction(req: Request) -> etree._Element:
+    narrow = narrowing(req, q(EI, "transactionID"))
+    found = transactions.involving(req.conn, req.party_id, narrow, req.max_items + 1)
+    items = []
+    for stored in found[: req.max_items]:
+        product = etree.fromstring(stored.product_xml)
+        if stored.party_id != req.party_id:  # the requestor made the tender: its side is opposite
+            m.with_side(product, stored.side.opposite)
+        items.append(
+            m.element(
+                q(EI, "eiTransaction"),
+                None,
+                m.element(q(EI, "transactionID"), stored.transaction_id),
+                m.element(q(EI, "tenderID"), stored.tender_id),
+                product,
+            )
+        )
+    return reply_transactions(req, ok(req, truncation(found, req.max_items)), items)
