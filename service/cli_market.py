@@ -1,6 +1,7 @@
 """``temix`` commands about the market: market contexts and positions.
 
     temix market-context add URI [--timezone TZ] [--currency USD] [--energy-unit kWh|MWh]
+                             [--option-lead-time PT1H] [--option-granularity PT1H]
     temix market-context list
     temix positions PARTY_ID [--from T] [--to T] [--resolution PT1H] [--plot FILE.png]
     temix db check-positions
@@ -30,6 +31,8 @@ def add_commands(commands, common: argparse.ArgumentParser, db_commands) -> None
         "--energy-unit", default="kWh", choices=list(ENERGY_UNITS),
         help="unit prices are per when a product names none (default kWh)",
     )
+    add.add_argument("--option-lead-time", default="PT1H", help="options are exercised at least this long before delivery (default PT1H)")
+    add.add_argument("--option-granularity", default="PT1H", help="options are exercised in whole steps of this (default PT1H)")
     add.set_defaults(handler=_market_add)
     market_commands.add_parser("list", parents=[common], help="list the market contexts").set_defaults(
         handler=_market_list
@@ -57,7 +60,9 @@ def _market_add(args, settings, stdin) -> int:
     from service.store.markets import add_market_context
 
     try:
-        context = MarketContext(args.uri, args.timezone, args.currency, args.energy_unit)
+        context = MarketContext(
+            args.uri, args.timezone, args.currency, args.energy_unit, args.option_lead_time, args.option_granularity
+        )
     except InvalidValueError as error:
         raise CommandError(f"{error.description}; nothing changed") from error
     with with_connection(settings, write=True) as conn:
@@ -74,8 +79,11 @@ def _market_list(args, settings, stdin) -> int:
     with with_connection(settings) as conn:
         contexts = list_market_contexts(conn)
     print_table(
-        [("MARKET CONTEXT", "TIME ZONE", "CURRENCY", "ENERGY UNIT")]
-        + [(c.uri, c.timezone, c.currency or "-", c.energy_unit) for c in contexts]
+        [("MARKET CONTEXT", "TIME ZONE", "CURRENCY", "ENERGY UNIT", "OPTION LEAD", "OPTION STEP")]
+        + [
+            (c.uri, c.timezone, c.currency or "-", c.energy_unit, c.option_lead_time, c.option_granularity)
+            for c in contexts
+        ]
     )
     return 0
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from lxml import etree
 
 from service import handlers as h
-from service.handlers import positions, tenders, transactions
+from service.handlers import options, positions, tenders, transactions
 from service.auth.wssecurity import Authenticator, read_username_token
 from service.domain.errors import RequestIdReusedError, TemixError
 from service.domain.markets import MarketContext
@@ -24,6 +24,7 @@ from service.soap import mapping as m
 from service.soap.faults import ImpersonationFault, UnknownOperationFault
 from service.soap.ns import EI, PYLD, TEMIX, q
 from service.soap.schema import SchemaSet
+from service.soap.scope import DistributionScope, read_distribution_scope
 from service.store import requests
 from service.store.uow import UnitOfWork
 
@@ -49,6 +50,7 @@ OPERATIONS = {
         Operation("EiCreateTransaction", "EiTransaction", transactions.create_transaction, h.reply_created_transaction, True),
         Operation("EiRequestTransaction", "EiTransaction", transactions.request_transaction, h.reply_transactions, False),
         Operation("EiRequestPosition", "EiTransaction", positions.request_position, h.reply_positions, False),
+        Operation("EiExerciseOption", "EiTransaction", options.exercise_option, h.reply_exercised_option, True),
     )
 }
 # The payload element that selects each operation.
@@ -60,6 +62,7 @@ PAYLOADS = {
     q(PYLD, "eiCreateTransaction"): "EiCreateTransaction",
     q(PYLD, "eiRequestTransaction"): "EiRequestTransaction",
     q(TEMIX, "eiRequestPosition"): "EiRequestPosition",
+    q(TEMIX, "eiExerciseOption"): "EiExerciseOption",
 }
 
 
@@ -99,11 +102,12 @@ class Dispatcher:
             raise UnknownOperationFault(f"No operation takes {payload.tag}")
         operation = OPERATIONS[name]
         token = read_username_token(header)
+        scope = read_distribution_scope(header, self.schemas) if name == "EiDistributeTender" else DistributionScope()
         now = self.clock()
         with UnitOfWork(self.engine) as uow:
             party_id = self.authenticator.authenticate(uow.conn, token, now)
             check_speaks_for(party_id, payload)
-            request = h.Request(uow.conn, party_id, payload, now, self.market_of, self.max_items)
+            request = h.Request(uow.conn, party_id, payload, now, self.market_of, self.max_items, scope)
             reply = self._run(uow, operation, request)
             self.schemas.check_response(reply)
             uow.commit()

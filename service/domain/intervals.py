@@ -321,16 +321,23 @@ class Interval:
 
     def duration_text(self) -> str:
         """The elapsed length as an exact ISO 8601 duration: PT24H, PT5M, PT1H30M, PT0.5S."""
-        minutes, microseconds = divmod(self.microseconds, 60_000_000)
-        hours, minutes = divmod(minutes, 60)
-        seconds, fraction = divmod(microseconds, 1_000_000)
-        text = "PT"
-        if hours:
-            text += f"{hours}H"
-        if minutes:
-            text += f"{minutes}M"
-        if fraction:
-            text += f"{seconds}.{fraction:06d}".rstrip("0") + "S"
-        elif seconds:
-            text += f"{seconds}S"
-        return text
+        return exact_duration_text(self.end - self.start)
+
+
+def exact_duration_text(delta: timedelta) -> str:
+    """A timedelta as an exact ISO 8601 duration (hours, minutes, seconds): PT24H, PT0S."""
+    if delta == timedelta(0):
+        return "PT0S"
+    minutes, microseconds = divmod(delta // timedelta(microseconds=1), 60_000_000)
+    hours, minutes = divmod(minutes, 60)
+    seconds, fraction = divmod(microseconds, 1_000_000)
+    text = "PT"
+    if hours:
+        text += f"{hours}H"
+    if minutes:
+        text += f"{minutes}M"
+    if fraction:
+        text += f"{seconds}.{fraction:06d}".rstrip("0") + "S"
+    elif seconds:
+        text += f"{seconds}S"
+    return text

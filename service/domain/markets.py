@@ -8,9 +8,11 @@ energy unit (no power:energyReal) is per the market context's energy unit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from service.domain.errors import InvalidValueError
+from service.domain.intervals import parse_duration
 
 ENERGY_UNITS = {"Wh": "none", "kWh": "k", "MWh": "M", "GWh": "G"}
 
@@ -21,6 +23,8 @@ class MarketContext:
     timezone: str = "UTC"
     currency: str | None = None
     energy_unit: str = "kWh"
+    option_lead_time: str = "PT1H"
+    option_granularity: str = "PT1H"
 
     def __post_init__(self):
         if not self.uri.strip():
@@ -30,6 +34,8 @@ class MarketContext:
             raise InvalidValueError(
                 f"Unknown energy unit {self.energy_unit!r}: one of {', '.join(ENERGY_UNITS)}"
             )
+        exact_duration(self.option_lead_time, allow_zero=True)
+        exact_duration(self.option_granularity)
         if self.currency is not None and (len(self.currency) != 3 or not self.currency.isalpha()):
             raise InvalidValueError(f"A currency is an ISO 4217 code like USD, not {self.currency!r}")
 
@@ -38,9 +44,29 @@ class MarketContext:
         return zone(self.timezone)
 
     @property
+    def lead_time(self) -> timedelta:
+        """How long before a sub-interval starts an option on it may be exercised at the latest."""
+        return exact_duration(self.option_lead_time, allow_zero=True)
+
+    @property
+    def granularity(self) -> timedelta:
+        """The step of option exercise sub-intervals, from the option's start."""
+        return exact_duration(self.option_granularity)
+
+    @property
     def energy_scale(self) -> str:
         """The siScaleCode of the energy unit prices are quoted in by default."""
         return ENERGY_UNITS[self.energy_unit]
+
+
+def exact_duration(text: str, allow_zero: bool = False) -> timedelta:
+    """An ISO 8601 duration without calendar parts (PT1H, PT15M, PT0S when allowed)."""
+    if allow_zero and text.strip() in ("PT0S", "PT0M", "PT0H"):
+        return timedelta(0)
+    duration = parse_duration(text)
+    if duration.is_calendar:
+        raise InvalidValueError(f"{text!r} must be an exact duration (hours, minutes, seconds)")
+    return duration.exact
 
 
 def zone(name: str) -> ZoneInfo:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from service.domain.errors import (
     InvalidValueError,
@@ -22,6 +23,9 @@ from service.domain.errors import (
     TermsMismatchError,
 )
 from service.domain.intervals import Interval
+
+if TYPE_CHECKING:
+    from service.domain.options import OptionTerms
 
 
 class Side(str, Enum):
@@ -99,6 +103,7 @@ class Tender:
     expires_at: datetime | None = None
     cancelled: bool = False
     counterparty_id: str | None = None  # None: distributed to a market context's parties
+    option: "OptionTerms | None" = None  # an option tender: terms.price_per_kwh is its premium
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at
@@ -125,7 +130,12 @@ def check_cancellable(tender: Tender, party_id: str, now: datetime) -> None:
 
 
 def check_acceptance(
-    tender: Tender, acceptor_id: str, may_see: bool, terms: Terms, now: datetime
+    tender: Tender,
+    acceptor_id: str,
+    may_see: bool,
+    terms: Terms,
+    now: datetime,
+    option: "OptionTerms | None" = None,
 ) -> None:
     """Raise the first TeMIX rule that accepting ``tender`` on ``terms`` would break.
 
@@ -156,6 +166,13 @@ def check_acceptance(
         raise TermsMismatchError(
             f"The currency differs from the tender's: {terms.currency} != {offered.currency}"
         )
+    if (option is None) != (tender.option is None):
+        raise TermsMismatchError(
+            f"Tender {tender.tender_id!r} is {'an option' if tender.option else 'not an option'}: "
+            "accept it with the same kind of product"
+        )
+    if option is not None:
+        option.check_matches(tender.option)
     check_quantity(tender, terms.quantity_kw)
 
 

@@ -17,6 +17,7 @@ from lxml import etree
 from service.domain.markets import MarketContext
 from service.soap import mapping as m
 from service.soap.ns import EI, EMIX, PYLD, STRM, TEMIX, q
+from service.soap.scope import DistributionScope
 from service.store.narrowing import Narrowing
 
 
@@ -30,7 +31,7 @@ class Request:
     now: datetime
     market_of: Callable[[str], MarketContext]
     max_items: int
-    scope_groups: tuple[str, ...] = ()  # temix:distributionScope header
+    scope: DistributionScope = DistributionScope()  # temix:distributionScope header
 
     @property
     def request_id(self) -> str:
@@ -94,6 +95,17 @@ def reply_transactions(req: Request, response, items=()) -> etree._Element:
 def reply_positions(req: Request, response, items=()) -> etree._Element:
     return m.element(
         q(TEMIX, "eiReplyPosition"), None, response, m.element(q(EI, "partyID"), req.party_id), *items
+    )
+
+
+def reply_exercised_option(req: Request, response, transaction_ids=()) -> etree._Element:
+    return m.element(
+        q(TEMIX, "eiExercisedOption"),
+        None,
+        response,
+        m.element(q(EI, "partyID"), req.party_id),
+        m.element(q(EI, "counterPartyID"), req.text(q(EI, "counterPartyID")) or ""),
+        *m.ids(q(EI, "transactionID"), transaction_ids),
     )
 
 

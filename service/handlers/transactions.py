@@ -40,7 +40,7 @@ def create_transaction(req: Request) -> etree._Element:
         may_see = stored.tender.counterparty_id == req.party_id or (
             stored.tender.counterparty_id is None and tenders.is_recipient(req.conn, stored.pk, req.party_id)
         )
-        check_acceptance(stored.tender, req.party_id, may_see, product.terms, req.now)
+        check_acceptance(stored.tender, req.party_id, may_see, product.terms, req.now, product.option)
         tenders.take(req.conn, stored.pk, product.terms.quantity_kw)
         locked[tender_id] = _after_take(stored, product.terms.quantity_kw)
         row = transactions.new_row(
@@ -49,7 +49,8 @@ def create_transaction(req: Request) -> etree._Element:
         )
         if not transactions.insert_transaction(req.conn, row):
             raise DuplicateIdError(f"transactionID {transaction_id!r} is already used by {req.party_id!r}")
-        changes += positions.changes_for_transaction(req.party_id, maker_id, product.terms)
+        if product.option is None:  # an option changes no position until it is exercised
+            changes += positions.changes_for_transaction(req.party_id, maker_id, product.terms)
     positions.apply(req.conn, changes)
     return reply_created_transaction(req, ok(req), [a[0] for a in accepted])
 

@@ -7,6 +7,7 @@ refused with an InvalidValueError naming the element.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -18,6 +19,7 @@ from service.domain import units
 from service.domain.errors import InvalidValueError
 from service.domain.intervals import Interval, parse_duration, to_utc
 from service.domain.markets import MarketContext
+from service.domain.options import OptionTerms, option_type
 from service.domain.tenders import Interface, Side, Terms
 from service.soap.ns import EI, EMIX, MIN, NSMAP, POWER, PYLD, SCALE, STRM, TEMIX, q
 
@@ -32,6 +34,7 @@ REPLY_TAGS = {
     q(PYLD, "eiReplyTransaction"),
     q(TEMIX, "eiDistributedTender"),
     q(TEMIX, "eiReplyPosition"),
+    q(TEMIX, "eiExercisedOption"),
 }
 
 QUOTE_STATE = "indicationOfInterest"
@@ -98,7 +101,8 @@ def datetime_of(element: etree._Element) -> datetime:
 
 @dataclass(frozen=True)
 class ProductIn:
-    """An emix:product as read from a request: normalised terms and what rendering needs."""
+    """An emix:product or emix:emixOption as read from a request: normalised terms and what
+    rendering needs. For an option, ``terms.price_per_kwh`` is its premium."""
 
     terms: Terms
     transactive_state: str
@@ -106,6 +110,7 @@ class ProductIn:
     expires_at: datetime | None
     rate_scale: str  # the siScaleCode the party used, to render remaining quantities back
     element: etree._Element
+    option: OptionTerms | None = None
 
     @property
     def is_quote(self) -> bool:
@@ -113,9 +118,12 @@ class ProductIn:
 
 
 def read_product(product: etree._Element, market_of: MarketOf) -> ProductIn:
-    if product.tag != q(EMIX, "product"):
+    """emix:product (power or transport) or emix:emixOption on one of them."""
+    if product.tag not in (q(EMIX, "product"), q(EMIX, "emixOption")):
         local = etree.QName(product).localname
-        raise InvalidValueError(f"Only emix:product is supported here, not {local} at {where(product)}")
+        raise InvalidValueError(
+            f"Only emix:product and emix:emixOption are supported here, not {local} at {where(product)}"
+        )
     if child(product, q(STRM, "intervals")) is not None:
         raise InvalidValueError(
             f"A TeMIX product has one delivery interval: strm:intervals is not supported at {where(product)}"
@@ -128,16 +136,28 @@ def read_product(product: etree._Element, market_of: MarketOf) -> ProductIn:
     rate_scale, quantity_kw = read_rate(description)
     integral = child(product, q(EMIX, "integralOnly"))
     expiry = child(product, q(EMIX, "expirationDate"))
+    energy_scale = read_energy_scale(description, market.energy_scale)
+    option = None
+    if product.tag == q(EMIX, "emixOption"):
+        option = OptionTerms(
+            option_type=option_type(text_of(product, q(EMIX, "optionType"))),
+            holder_side=Side(text_of(product, q(EMIX, "optionHolderSide"))),
+            strike_per_kwh=read_price(required(product, q(EMIX, "optionStrikePrice")), energy_scale),
+        )
+        price = read_price(required(product, q(EMIX, "optionPremium")), energy_scale)
+    else:
+        price = read_price(required(description, q(EMIX, "price")), energy_scale)
     terms = Terms(
         side=Side(text_of(product, q(EMIX, "side"))),
         interface=read_interface(description),
         market_context=market.uri,
         interval=interval,
-        price_per_kwh=read_price(description, market.energy_scale),
+        price_per_kwh=price,
         quantity_kw=quantity_kw,
         currency=read_currency(product, market),
     )
     return ProductIn(
+        option=option,
         terms=terms,
         transactive_state=text_of(product, q(EMIX, "transactiveState")),
         integral_only=integral is not None and integral.text.strip() in ("true", "1"),
@@ -198,13 +218,15 @@ def read_rate(description: etree._Element) -> tuple[str, Decimal]:
     return scale, units.rate_kw(decimal_of(quantity), text_of(item, q(POWER, "itemUnits")), scale)
 
 
-def read_price(description: etree._Element, default_scale: str) -> Decimal:
-    """Price per unit of energy: per power:energyReal if given, else per the market
-    context's energy unit."""
-    price = required(description, q(EMIX, "price"))
+def read_energy_scale(description: etree._Element, default_scale: str) -> str:
+    """Prices are per power:energyReal's unit if given, else per the market context's."""
     energy = description.find(q(POWER, "energyReal"))
-    scale = text_of(energy, q(SCALE, "siScaleCode")) if energy is not None else default_scale
-    return units.price_per_kwh(decimal_of(required(price, q(EMIX, "value"))), scale)
+    return text_of(energy, q(SCALE, "siScaleCode")) if energy is not None else default_scale
+
+
+def read_price(price: etree._Element, energy_scale: str) -> Decimal:
+    """An emix:PriceType element (emix:price, optionPremium, optionStrikePrice) per kWh."""
+    return units.price_per_kwh(decimal_of(required(price, q(EMIX, "value"))), energy_scale)
 
 
 def with_quantity(product_xml: bytes, quantity_kw: Decimal, rate_scale: str) -> etree._Element:
@@ -213,6 +235,34 @@ def with_quantity(product_xml: bytes, quantity_kw: Decimal, rate_scale: str) -> 
     quantity = product.find(f"{q(POWER, 'temixPower')}/{q(EMIX, 'quantity')}")
     quantity.text = format_decimal(units.to_scale(quantity_kw, rate_scale))
     return product
+
+
+def exercised_product(
+    option: etree._Element, interval: Interval, quantity_text: str, side: Side, uid: str
+) -> etree._Element:
+    """The emix:product an exercise makes: the option's power description at the strike
+    price (as the option wrote it), for the exercised sub-interval and rate."""
+    power = copy.deepcopy(option.find(q(POWER, "temixPower")))
+    price = power.find(q(EMIX, "price"))
+    if price is None:
+        price = element(q(EMIX, "price"))
+        interface = next((c for c in power if c.tag in ONE_NODE_INTERFACES or c.tag == q(POWER, "transportInterface")), None)
+        power.insert(0 if interface is None else 1, price)
+    price[:] = [copy.deepcopy(option.find(f"{q(EMIX, 'optionStrikePrice')}/{q(EMIX, 'value')}"))]
+    power.find(q(EMIX, "quantity")).text = quantity_text
+    currency = option.find(q(EMIX, "currency"))
+    return element(
+        q(EMIX, "product"),
+        None,
+        element(q(MIN, "dtStart"), None, element(q(MIN, "dateTime"), format_instant(interval.start))),
+        element(q(MIN, "duration"), interval.duration_text()),
+        power,
+        element(q(EMIX, "uid"), uid),
+        element(q(EMIX, "transactiveState"), "exercise"),
+        *([element(q(EMIX, "currency"), currency.text)] if currency is not None else []),
+        element(q(EMIX, "marketContext"), option.findtext(q(EMIX, "marketContext"))),
+        element(q(EMIX, "side"), side.value),
+    )
 
 
 def with_side(product: etree._Element, side: Side) -> etree._Element:

@@ -22,6 +22,8 @@ def add_market_context(conn, context: MarketContext) -> bool:
                 timezone=context.timezone,
                 currency=context.currency,
                 energy_unit=context.energy_unit,
+                option_lead_time=context.option_lead_time,
+                option_granularity=context.option_granularity,
             )
             .on_conflict_do_nothing()
             .returning(market_context.c.market_context)
@@ -32,8 +34,11 @@ def add_market_context(conn, context: MarketContext) -> bool:
 
 def list_market_contexts(conn) -> list[MarketContext]:
     m = market_context.c
-    rows = conn.execute(select(m.market_context, m.timezone, m.currency, m.energy_unit).order_by(m.market_context))
-    return [MarketContext(r.market_context, r.timezone, r.currency, r.energy_unit) for r in rows]
+    rows = conn.execute(
+        select(m.market_context, m.timezone, m.currency, m.energy_unit, m.option_lead_time, m.option_granularity)
+        .order_by(m.market_context)
+    )
+    return [MarketContext(*row) for row in rows]
 
 
 class MarketContexts:

@@ -37,9 +37,12 @@ class Narrowing:
         return or_(mine, theirs)
 
 
-def terms_columns(terms) -> dict:
-    """The columns tenders and transactions share, from domain Terms."""
+def terms_columns(terms, option=None) -> dict:
+    """The columns tenders and transactions share, from domain Terms (and OptionTerms)."""
     return dict(
+        option_type=option.option_type.value if option else None,
+        holder_side=option.holder_side.value if option else None,
+        strike_per_kwh=option.strike_per_kwh if option else None,
         side=terms.side.value,
         product_kind=terms.kind.value,
         receipt_node=terms.interface.receipt_node,

@@ -133,6 +133,7 @@ def verify(conn) -> list[str]:
     for row in conn.execute(
         select(t.party_id, t.counterparty_id, t.side, t.product_kind, t.receipt_node, t.delivery_node,
                t.market_context, t.start_at, t.end_at, t.quantity_kw, t.price_per_kwh)
+        .where(t.option_type.is_(None))  # options move no energy; their exercises do
     ):
         sign = 1 if row.side == "sell" else -1
         interval = Interval(row.start_at, row.end_at)

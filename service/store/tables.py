@@ -104,6 +104,10 @@ tender = Table(
     # the siScaleCode the party used for the rate, to render quantities back in its unit
     Column("rate_scale", Text, nullable=False),
     Column("integral_only", Boolean, nullable=False, server_default=text("false")),
+    # an option tender (emix:emixOption): price_per_kwh is then its premium
+    Column("option_type", Text),
+    Column("holder_side", String(4)),
+    Column("strike_per_kwh", Numeric),
     Column("expires_at", DateTime(timezone=True)),
     Column("cancelled_at", DateTime(timezone=True)),
     # the emix product as the party sent it (C14N), re-rendered with the remaining quantity
@@ -149,6 +153,12 @@ transaction = Table(
     Column("price_per_kwh", Numeric, nullable=False),
     Column("quantity_kw", Numeric, nullable=False),
     Column("rate_scale", Text, nullable=False),
+    # an option transaction: price_per_kwh is its premium; it changes no position until exercised
+    Column("option_type", Text),
+    Column("holder_side", String(4)),
+    Column("strike_per_kwh", Numeric),
+    # an exercise: the energy/transport transaction made by exercising that option transaction
+    Column("option_transaction_pk", BigInteger, ForeignKey("transaction.id")),
     Column("product_xml", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
     UniqueConstraint("party_id", "transaction_id", name="uq_transaction_party_transaction_id"),
@@ -157,6 +167,11 @@ transaction = Table(
 )
 Index("ix_transaction_party_start", transaction.c.party_id, transaction.c.start_at)
 Index("ix_transaction_counterparty_start", transaction.c.counterparty_id, transaction.c.start_at)
+Index(
+    "ix_transaction_option_transaction_pk",
+    transaction.c.option_transaction_pk,
+    postgresql_where=text("option_transaction_pk is not null"),
+)
 
 # A party's position as a step function: change points, summed per instant. A transaction
 # adds two points (start, end) whatever its duration. Sells positive, buys negative.
@@ -197,5 +212,20 @@ market_context = Table(
     Column("timezone", Text, nullable=False, server_default=text("'UTC'")),
     Column("currency", String(3)),
     Column("energy_unit", Text, nullable=False, server_default=text("'kWh'")),
+    # how options in this market are exercised: how long before delivery, in which steps
+    Column("option_lead_time", Text, nullable=False, server_default=text("'PT1H'")),
+    Column("option_granularity", Text, nullable=False, server_default=text("'PT1H'")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+)
+
+# --- Service areas (geo-location) -------------------------------------------------------------
+# Named areas a party is placed in (a grid region, a postal zone code, ...): an EiDistributeTender's
+# temix:distributionScope/temix:serviceArea narrows its recipients to parties in one of them.
+party_service_area = Table(
+    "party_service_area",
+    metadata,
+    Column("party_id", Text, ForeignKey("party.party_id", ondelete="CASCADE"), nullable=False),
+    Column("service_area", Text, nullable=False),
+    PrimaryKeyConstraint("party_id", "service_area"),
+    Index("ix_party_service_area_service_area", "service_area"),
 )

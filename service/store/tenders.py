@@ -9,9 +9,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from service.domain.intervals import Interval
+from service.domain.options import OptionTerms, OptionType
 from service.domain.tenders import Interface, Side, Tender, Terms
 from service.store.narrowing import Narrowing, terms_columns
-from service.store.tables import party_group, party_market_context, tender, tender_recipient
+from service.store.tables import party_group, party_market_context, party_service_area, tender, tender_recipient
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class StoredTender:
 
 def new_row(party_id, request_id, counterparty_id, product, tender_id, product_xml) -> dict:
     return dict(
-        terms_columns(product.terms),
+        terms_columns(product.terms, product.option),
         party_id=party_id,
         tender_id=tender_id,
         counterparty_id=counterparty_id,
@@ -68,10 +69,17 @@ def _to_domain(row) -> StoredTender:
             expires_at=row.expires_at,
             cancelled=row.cancelled_at is not None,
             counterparty_id=row.counterparty_id,
+            option=_option(row),
         ),
         product_xml=bytes(row.product_xml),
         rate_scale=row.rate_scale,
     )
+
+
+def _option(row) -> OptionTerms | None:
+    if row.option_type is None:
+        return None
+    return OptionTerms(OptionType(row.option_type), Side(row.holder_side), row.strike_per_kwh)
 
 
 def lock(conn, party_id: str, tender_id: str) -> StoredTender | None:
@@ -129,19 +137,22 @@ def standing_visible_to(
     return [_to_domain(row) for row in rows]
 
 
-def recipients(conn, party_id: str, market_context: str, groups: tuple[str, ...]) -> list[str]:
-    """Parties enrolled in the market context (and in one of ``groups``, if any), not the sender."""
-    query = select(party_market_context.c.party_id).where(
-        party_market_context.c.market_context == market_context,
-        party_market_context.c.party_id != party_id,
+def recipients(
+    conn, party_id: str, market_context: str, groups: tuple[str, ...] = (), service_areas: tuple[str, ...] = ()
+) -> list[str]:
+    """Parties enrolled in the market context, not the sender; if ``groups`` are given only
+    those in one of them, and if ``service_areas`` are given only those in one of those."""
+    enrolled = party_market_context.c
+    query = select(enrolled.party_id).where(
+        enrolled.market_context == market_context, enrolled.party_id != party_id
     )
-    if groups:
-        query = query.where(
-            party_market_context.c.party_id.in_(
-                select(party_group.c.party_id).where(party_group.c.group_name.in_(groups))
-            )
-        )
-    return [row.party_id for row in conn.execute(query.order_by(party_market_context.c.party_id))]
+    for members, column, names in (
+        (party_group, party_group.c.group_name, groups),
+        (party_service_area, party_service_area.c.service_area, service_areas),
+    ):
+        if names:
+            query = query.where(enrolled.party_id.in_(select(members.c.party_id).where(column.in_(names))))
+    return [row.party_id for row in conn.execute(query.order_by(enrolled.party_id))]
 
 
 def address(conn, tender_pks: list[int], party_ids: list[str]) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
+from service.domain.intervals import Interval
 from service.domain.tenders import Side
 from service.store.narrowing import Narrowing, terms_columns
 from service.store.tables import tender, transaction
@@ -24,7 +25,7 @@ class StoredTransaction:
 
 def new_row(party_id, request_id, maker_id, transaction_id, tender_pk, product, product_xml) -> dict:
     return dict(
-        terms_columns(product.terms),
+        terms_columns(product.terms, product.option),
         party_id=party_id,
         transaction_id=transaction_id,
         tender_pk=tender_pk,
@@ -63,3 +64,50 @@ def involving(conn, party_id: str, narrow: Narrowing, limit: int) -> list[Stored
         StoredTransaction(r.transaction_id, r.tender_id, r.party_id, r.counterparty_id, Side(r.side), bytes(r.product_xml))
         for r in rows
     ]
+
+
+@dataclass(frozen=True)
+class StoredOption:
+    """An option transaction, locked for exercise."""
+
+    pk: int
+    tender_pk: int
+    acceptor_id: str
+    maker_id: str
+    acceptor_side: Side
+    holder_side: Side
+    option_type: str
+    strike_per_kwh: object
+    quantity_kw: object
+    rate_scale: str
+    market_context: str
+    interval: Interval
+    product_xml: bytes
+
+
+def lock_option(conn, party_id: str, counterparty_id: str, transaction_id: str) -> StoredOption | None:
+    """The option transaction between the two parties with this ID, row-locked: exercises of
+    one option queue here, so together they never exceed it."""
+    t = transaction.c
+    pair = or_(
+        and_(t.party_id == party_id, t.counterparty_id == counterparty_id),
+        and_(t.party_id == counterparty_id, t.counterparty_id == party_id),
+    )
+    row = conn.execute(
+        select(transaction)
+        .where(t.transaction_id == transaction_id, pair, t.option_type.is_not(None))
+        .with_for_update()
+    ).first()
+    if row is None:
+        return None
+    return StoredOption(
+        row.id, row.tender_pk, row.party_id, row.counterparty_id, Side(row.side), Side(row.holder_side),
+        row.option_type, row.strike_per_kwh, row.quantity_kw, row.rate_scale, row.market_context,
+        Interval(row.start_at, row.end_at), bytes(row.product_xml),
+    )
+
+
+def exercises_of(conn, option_pk: int) -> list[tuple[Interval, object]]:
+    t = transaction.c
+    rows = conn.execute(select(t.start_at, t.end_at, t.quantity_kw).where(t.option_transaction_pk == option_pk))
+    return [(Interval(r.start_at, r.end_at), r.quantity_kw) for r in rows]
