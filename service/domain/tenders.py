@@ -148,6 +148,13 @@ def check_acceptance(
     if tender.is_quote:
         raise NotActionableError(f"{tender.tender_id!r} is a quote (indication), not a tender")
     tender.check_standing(now)
+    if (option is None) != (tender.option is None):
+        raise TermsMismatchError(
+            f"Tender {tender.tender_id!r} is {'an option' if tender.option else 'not an option'}: "
+            "accept it with the same kind of product"
+        )
+    if option is not None:
+        option.check_matches(tender.option)
     offered = tender.terms
     if terms.side != offered.side.opposite:
         raise TermsMismatchError(
@@ -166,13 +173,6 @@ def check_acceptance(
         raise TermsMismatchError(
             f"The currency differs from the tender's: {terms.currency} != {offered.currency}"
         )
-    if (option is None) != (tender.option is None):
-        raise TermsMismatchError(
-            f"Tender {tender.tender_id!r} is {'an option' if tender.option else 'not an option'}: "
-            "accept it with the same kind of product"
-        )
-    if option is not None:
-        option.check_matches(tender.option)
     check_quantity(tender, terms.quantity_kw)
 
 
