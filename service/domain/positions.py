@@ -197,3 +197,37 @@ def _step(cell: Interval, parts: list[_Piece]) -> PositionStep:
             min_rate_kw=plain(min(part.rate_kw for part in parts)),
             max_rate_kw=plain(max(part.rate_kw for part in parts)),
         )
+
+
+Held = tuple[tuple[Decimal, Decimal], list[PositionChange]]  # (opening, changes) of one position
+
+
+def delivered(energy: dict[str, Held], transport: dict[tuple[str, str], Held]) -> dict[str, Held]:
+    """Energy positions per node with transport applied, in one market context.
+
+    Transport bought from A to B (a negative transport position, buys being negative) moves
+    energy: it counts as energy bought at B and sold at A. So the delivered position at a
+    node is its energy position, plus the transport positions delivering to it, less those
+    receiving from it. Values stay where they are paid: a transport's value (its cost) counts
+    at its point of delivery. Rates are linear, so this holds at every instant: buying 2 kW
+    at A and 2 kW of transport A->B gives 0 at A and 2 kW bought (-2) at B.
+    """
+    opening: dict[str, list[Decimal]] = {}
+    changes: dict[str, list[PositionChange]] = {}
+
+    def add(node: str, held: Held, rate_sign: int, with_value: bool) -> None:
+        (rate, value_rate), points = held
+        total = opening.setdefault(node, [ZERO, ZERO])
+        total[0] += rate_sign * rate
+        total[1] += value_rate if with_value else ZERO
+        changes.setdefault(node, []).extend(
+            PositionChange(c.at, rate_sign * c.rate_kw, c.value_rate if with_value else ZERO) for c in points
+        )
+
+    with localcontext(DECIMAL_CONTEXT):
+        for node, held in energy.items():
+            add(node, held, 1, True)
+        for (receipt, delivery), held in transport.items():
+            add(delivery, held, 1, True)
+            add(receipt, held, -1, False)
+    return {node: ((plain(o[0]), plain(o[1])), merge(changes[node])) for node, o in sorted(opening.items())}

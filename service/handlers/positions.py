@@ -8,7 +8,7 @@ from lxml import etree
 
 from service.domain.errors import InvalidValueError
 from service.domain.intervals import parse_resolution
-from service.domain.positions import profile
+from service.domain.positions import delivered, profile
 from service.handlers import Request, ok, reply_positions
 from service.soap import mapping as m
 from service.soap.ns import EMIX, TEMIX, q
@@ -32,4 +32,21 @@ def request_position(req: Request) -> etree._Element:
     items = [
         m.position(held.key, profile(held.opening, held.changes, window, step)) for held in found
     ]
+    if req.text(q(TEMIX, "combineTransport")) in ("true", "1"):
+        items += [m.position(key, profile(*held, window, step)) for key, held in _delivered(found)]
     return reply_positions(req, ok(req), items)
+
+
+def _delivered(found: list[positions.PositionWindow]):
+    """("delivered" position key, (opening, changes)) per market context and node."""
+    for market_context in sorted({held.key.market_context for held in found}):
+        here = [held for held in found if held.key.market_context == market_context]
+        energy = {h.key.delivery_node: (h.opening, h.changes) for h in here if h.key.product_kind == "energy"}
+        transport = {
+            (h.key.receipt_node, h.key.delivery_node): (h.opening, h.changes)
+            for h in here
+            if h.key.product_kind == "transport"
+        }
+        for node, held in delivered(energy, transport).items():
+            key = positions.PositionKey(found[0].key.party_id, market_context, "delivered", "", node)
+            yield key, held

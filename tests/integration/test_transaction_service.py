@@ -308,3 +308,21 @@ def test_unknown_market_context_is_refused(service, engine):
     reply = service.call("/EiTender", msg.create_tender("r1", "party-A", "party-B", ("t1", msg.product(market_context="http://nowhere.example/x"))))
     assert reply.code == "462" and "not registered" in reply.description
     assert count(engine, tender) == 0
+
+
+def test_energy_bought_at_a_plus_transport_to_b_is_delivered_at_b(service):
+    offer(service, ("energy", msg.product(node="A", quantity="2", price="0.05")), ("transport", msg.product(node="B", receipt="A", quantity="2", price="0.01")))
+    accept(service, "a1", "energy", msg.product(side="buy", node="A", quantity="2", price="0.05", state="transaction"))
+    accept(service, "a2", "transport", msg.product(side="buy", node="B", receipt="A", quantity="2", price="0.01", state="transaction"))
+    reply = service.call("/EiTransaction", msg.request_position("p1", "party-B", "2030-01-01T10:00:00Z", "PT1H", "PT1H", combine=True))
+    found = {
+        (p.findtext(q(TEMIX, "productKind")), p.findtext(".//{http://docs.oasis-open.org/ns/emix/2011/06/power/cts.04}node")): p
+        for p in reply.payload.iter(q(TEMIX, "position"))
+    }
+    delivered_a, delivered_b = found[("delivered", "A")], found[("delivered", "B")]
+    assert Decimal(delivered_a.findtext(f".//{q(TEMIX, 'rate')}")) == 0
+    assert Decimal(delivered_b.findtext(f".//{q(TEMIX, 'rate')}")) == -2
+    assert Decimal(delivered_a.findtext(f".//{q(TEMIX, 'value')}")) == Decimal("-0.10")  # the energy, paid at A
+    assert Decimal(delivered_b.findtext(f".//{q(TEMIX, 'value')}")) == Decimal("-0.02")  # the transport, paid at B
+    plain = service.call("/EiTransaction", msg.request_position("p2", "party-B", "2030-01-01T10:00:00Z", "PT1H", "PT1H"))
+    assert "delivered" not in {p.findtext(q(TEMIX, "productKind")) for p in plain.payload.iter(q(TEMIX, "position"))}

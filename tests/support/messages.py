@@ -204,7 +204,7 @@ def request_transaction(request_id, party, counterparties=(), market_contexts=()
     )
 
 
-def request_position(request_id, party, start, duration, resolution=None, market_contexts=(), kind=None, node=None, receipt=None):
+def request_position(request_id, party, start, duration, resolution=None, market_contexts=(), kind=None, node=None, receipt=None, combine=False):
     interface = None
     if node is not None and receipt is None:
         interface = el(q(POWER, "pnode"), None, el(q(POWER, "node"), node))
@@ -223,6 +223,7 @@ def request_position(request_id, party, start, duration, resolution=None, market
         interface,
         el(q(TEMIX, "window"), None, el(q(MIN, "dtStart"), None, el(q(MIN, "dateTime"), start)), el(q(MIN, "duration"), duration)),
         el(q(TEMIX, "resolution"), resolution) if resolution else None,
+        el(q(TEMIX, "combineTransport"), "true") if combine else None,
     )
 
 

@@ -282,3 +282,19 @@ def test_a_1_kw_day_on_the_us_fall_back_day_delivers_25_kwh():
     (step,) = position([sell(day, 1)], day)
     assert step.energy_kwh == Decimal(25)
     assert len(position([sell(day, 1)], day, ONE_HOUR)) == 25
+
+
+def test_delivered_moves_bought_transport_from_receipt_to_delivery():
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from service.domain.intervals import Interval
+    from service.domain.positions import changes_for_deal, delivered
+
+    hour = Interval(datetime(2030, 1, 1, 10, tzinfo=UTC), datetime(2030, 1, 1, 11, tzinfo=UTC))
+    energy_at_a = ((Decimal(0), Decimal(0)), list(changes_for_deal(hour, Decimal(-2), Decimal("0.05"))))
+    transport_a_b = ((Decimal(0), Decimal(0)), list(changes_for_deal(hour, Decimal(-2), Decimal("0.01"))))
+    result = delivered({"A": energy_at_a}, {("A", "B"): transport_a_b})
+    # bought at A and moved away: no rate left at A, only what the energy cost
+    assert [(c.rate_kw, c.value_rate) for c in result["A"][1]] == [(0, Decimal("-0.10")), (0, Decimal("0.10"))]
+    assert [(c.rate_kw, c.value_rate) for c in result["B"][1]] == [(-2, Decimal("-0.02")), (2, Decimal("0.02"))]
