@@ -42,15 +42,18 @@ def _insert_tenders(req: Request, rows: list[dict]) -> list[int]:
 
 def distribute_tender(req: Request) -> etree._Element:
     """One tender to every party enrolled in its market context, optionally narrowed to
-    groups by the temix:distributionScope SOAP header. The recipients share the tendered
-    quantity: first come, first served, never more than offered in total."""
+    groups and service areas by the temix:distributionScope SOAP header. The recipients share
+    the tendered quantity: first come, first served, never more than offered in total."""
+    req.scope.check()
     rows = [_tender_row(req, element, None) for element in req.payload.iter(q(EI, "eiTender"))]
     reached = set()
     for market_context in sorted({row["market_context"] for row in rows}):
         same = [row for row in rows if row["market_context"] == market_context]
-        parties = tenders.recipients(req.conn, req.party_id, market_context, req.scope_groups)
+        parties = tenders.recipients(
+            req.conn, req.party_id, market_context, req.scope.groups, req.scope.service_areas
+        )
         if not parties:
-            raise NotFoundError(f"No party to reach in market context {market_context!r}")
+            raise NotFoundError(f"No party to reach in market context {market_context!r}{req.scope.within}")
         tenders.address(req.conn, _insert_tenders(req, same), parties)
         reached.update(parties)
     return reply_distributed_tender(req, ok(req), len(reached), [row["tender_id"] for row in rows])
