@@ -2,8 +2,7 @@
 
     temix serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--app MODULE:FACTORY]
     temix db upgrade [--data-dir DIR]
-    temix party add PARTY_ID --password-stdin [--market-context URI]... [--group NAME]... [--text-only]
-    temix party list [--data-dir DIR]
+    temix party add|enroll|unenroll|list (service/cli_party.py)
     temix market-context add|list, temix positions, temix db check-positions (service/cli_market.py)
 
 The database is ``DATABASE_URL`` if set, else an embedded PostgreSQL in ``DIR/pg`` (see
@@ -26,7 +25,8 @@ from typing import Any, TextIO
 from gunicorn.app.base import BaseApplication
 from sqlalchemy.exc import OperationalError
 
-from service.cli_common import CommandError, open_database, print_table, with_connection
+from service.cli_common import CommandError, open_database
+from service.cli_party import read_password  # noqa: F401  (part of the command's API)
 from service.config import Settings, SettingsError
 from service.store.embedded import EmbeddedServerError
 
@@ -109,40 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upgrade.set_defaults(handler=_db_upgrade)
 
-    party = commands.add_parser("party", help="register and list parties")
-    party_commands = party.add_subparsers(dest="party_command", required=True, metavar="COMMAND")
-    add = party_commands.add_parser(
-        "add", parents=[common], help="register a party; the password is read from stdin"
-    )
-    add.add_argument("party_id", metavar="PARTY_ID")
-    add.add_argument(
-        "--password-stdin",
-        action="store_true",
-        required=True,
-        help="read the password from standard input (one trailing newline is removed)",
-    )
-    add.add_argument(
-        "--market-context",
-        action="append",
-        default=[],
-        metavar="URI",
-        help="a market context the party trades in (repeatable)",
-    )
-    add.add_argument(
-        "--group", action="append", default=[], metavar="NAME", help="a group (repeatable)"
-    )
-    add.add_argument(
-        "--text-only",
-        action="store_true",
-        help="store only the scrypt hash: the party can use PasswordText but not PasswordDigest",
-    )
-    add.set_defaults(handler=_party_add)
-    listing = party_commands.add_parser("list", parents=[common], help="list the parties")
-    listing.set_defaults(handler=_party_list)
+    from service import cli_market, cli_party
 
-    from service.cli_market import add_commands
-
-    add_commands(commands, common, db_commands)
+    cli_party.add_commands(commands, common)
+    cli_market.add_commands(commands, common, db_commands)
     return parser
 
 
@@ -154,47 +124,6 @@ def _db_upgrade(args, settings: Settings, stdin: TextIO) -> int:
 
     url = open_database(settings)
     print(f"database is at revision {current_revision(url)} (head)")
-    return 0
-
-
-def _party_add(args, settings: Settings, stdin: TextIO) -> int:
-    from service.auth.passwords import hash_password, load_or_create_key, seal_secret
-    from service.store.parties import PartyExistsError, add_party
-
-    party_id = _checked_name("PARTY_ID", args.party_id)
-    contexts = [_checked_name("--market-context", value) for value in args.market_context]
-    groups = [_checked_name("--group", value) for value in args.group]
-    password = read_password(stdin)
-    sealed = None
-    if not args.text_only:
-        sealed = seal_secret(load_or_create_key(settings.secret_key_file), password)
-    password_hash = hash_password(password)
-
-    try:
-        with with_connection(settings, write=True) as conn:
-            add_party(conn, party_id, password_hash, sealed, contexts, groups)
-    except PartyExistsError as error:
-        raise CommandError(f"{error}; nothing changed") from error
-    kinds = "PasswordText" if args.text_only else "PasswordText and PasswordDigest"
-    print(f"added party {party_id} ({kinds})")
-    return 0
-
-
-def _party_list(args, settings: Settings, stdin: TextIO) -> int:
-    from service.store.parties import list_parties
-
-    with with_connection(settings) as conn:
-        parties = list_parties(conn)
-    rows = [("PARTY", "MARKET CONTEXTS", "GROUPS", "DIGEST")] + [
-        (
-            record.party_id,
-            ",".join(record.market_contexts) or "-",
-            ",".join(record.groups) or "-",
-            "yes" if record.digest_enabled else "no",
-        )
-        for record in parties
-    ]
-    print_table(rows)
     return 0
 
 
@@ -228,24 +157,6 @@ def serve(settings: Settings, app_factory: Callable[[Settings], Any]) -> int:
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def read_password(stdin: TextIO) -> str:
-    """The password on standard input, without one trailing newline; refuses an empty one."""
-    password = stdin.read()
-    if password.endswith("\r\n"):
-        password = password[:-2]
-    elif password.endswith("\n"):
-        password = password[:-1]
-    if not password:
-        raise CommandError("the password read from standard input is empty; nothing changed")
-    return password
-
-
-def _checked_name(what: str, value: str) -> str:
-    if not value or value != value.strip() or any(c.isspace() or c == "," for c in value):
-        raise CommandError(f"{what} must be non-empty without spaces or commas: {value!r}")
-    return value
 
 
 def _import_factory(path: str) -> Callable[[Settings], Any]:

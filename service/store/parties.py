@@ -1,14 +1,16 @@
-"""Parties: who may call the service, with what credentials, in which market contexts and groups."""
+"""Parties: who may call the service, with what credentials, and their memberships: the
+market contexts they are enrolled in, their groups and their service areas (whom an
+EiDistributeTender reaches)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects.postgresql import insert
 
-from service.store.tables import party, party_group, party_market_context
+from service.store.tables import market_context, party, party_group, party_market_context, party_service_area
 
 
 class PartyExistsError(Exception):
@@ -19,12 +21,46 @@ class PartyExistsError(Exception):
         self.party_id = party_id
 
 
+class UnknownPartyError(Exception):
+    """No party with that ID is registered."""
+
+    def __init__(self, party_id: str):
+        super().__init__(f"no party {party_id!r}")
+        self.party_id = party_id
+
+
+@dataclass(frozen=True)
+class Memberships:
+    """Market contexts, groups and service areas: of a party, or added or removed by a command."""
+
+    market_contexts: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    service_areas: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, market_contexts: Iterable[str] = (), groups: Iterable[str] = (), service_areas: Iterable[str] = ()):
+        """Sorted, without duplicates."""
+        return cls(*(tuple(sorted(set(names))) for names in (market_contexts, groups, service_areas)))
+
+    def __bool__(self) -> bool:
+        return any(astuple(self))
+
+
+# Each membership table and its name column, in the order of Memberships' fields.
+MEMBERSHIP_TABLES = (
+    (party_market_context, "market_context"),
+    (party_group, "group_name"),
+    (party_service_area, "service_area"),
+)
+
+
 @dataclass(frozen=True)
 class PartyRecord:
     party_id: str
     market_contexts: tuple[str, ...]
     groups: tuple[str, ...]
     digest_enabled: bool
+    service_areas: tuple[str, ...] = ()
 
 
 def add_party(
@@ -34,6 +70,7 @@ def add_party(
     digest_secret: bytes | None = None,
     market_contexts: Iterable[str] = (),
     groups: Iterable[str] = (),
+    service_areas: Iterable[str] = (),
 ) -> None:
     """Register a party. ``digest_secret`` (the sealed password) enables PasswordDigest.
 
@@ -48,41 +85,86 @@ def add_party(
     ).first()
     if inserted is None:
         raise PartyExistsError(party_id)
-    contexts = sorted(set(market_contexts))
-    if contexts:
+    enroll(conn, party_id, Memberships.of(market_contexts, groups, service_areas))
+
+
+def enroll(conn: Connection, party_id: str, memberships: Memberships) -> Memberships:
+    """Add the party to these market contexts, groups and service areas; return those it was
+    not already in. Distributions already sent are not re-addressed: the party reaches only
+    later ones. Raises ``UnknownPartyError``. The caller commits."""
+    _check_party(conn, party_id)
+    added = []
+    for (table, column), names in zip(MEMBERSHIP_TABLES, astuple(memberships)):
+        rows = []
+        if names:
+            rows = conn.execute(
+                insert(table)
+                .values([{"party_id": party_id, column: name} for name in names])
+                .on_conflict_do_nothing()
+                .returning(table.c[column])
+            ).scalars()
+        added.append(tuple(sorted(rows)))
+    return Memberships(*added)
+
+
+def unenroll(conn: Connection, party_id: str, memberships: Memberships) -> Memberships:
+    """Take the party out of these market contexts, groups and service areas; return those
+    it was in. Tenders already distributed to it stay visible and acceptable to it; later
+    distributions no longer reach it. Raises ``UnknownPartyError``. The caller commits."""
+    _check_party(conn, party_id)
+    removed = []
+    for (table, column), names in zip(MEMBERSHIP_TABLES, astuple(memberships)):
+        rows = []
+        if names:
+            rows = conn.execute(
+                delete(table)
+                .where(table.c.party_id == party_id, table.c[column].in_(names))
+                .returning(table.c[column])
+            ).scalars()
+        removed.append(tuple(sorted(rows)))
+    return Memberships(*removed)
+
+
+def unregistered_market_contexts(conn: Connection, uris: Iterable[str]) -> list[str]:
+    """Those of ``uris`` not registered with the service (tenders in them are refused)."""
+    wanted = sorted(set(uris))
+    if not wanted:
+        return []
+    known = set(
         conn.execute(
-            party_market_context.insert(),
-            [{"party_id": party_id, "market_context": context} for context in contexts],
-        )
-    names = sorted(set(groups))
-    if names:
-        conn.execute(
-            party_group.insert(), [{"party_id": party_id, "group_name": name} for name in names]
-        )
+            select(market_context.c.market_context).where(market_context.c.market_context.in_(wanted))
+        ).scalars()
+    )
+    return [uri for uri in wanted if uri not in known]
+
+
+def _check_party(conn: Connection, party_id: str) -> None:
+    # FOR KEY SHARE: the party cannot be deleted before the memberships are committed.
+    found = conn.execute(
+        select(party.c.party_id).where(party.c.party_id == party_id).with_for_update(key_share=True, read=True)
+    ).first()
+    if found is None:
+        raise UnknownPartyError(party_id)
 
 
 def list_parties(conn: Connection) -> list[PartyRecord]:
-    """Every party, by ID, with its market contexts and groups (sorted)."""
-    contexts: dict[str, list[str]] = {}
-    for row in conn.execute(
-        select(party_market_context.c.party_id, party_market_context.c.market_context).order_by(
-            party_market_context.c.party_id, party_market_context.c.market_context
-        )
-    ):
-        contexts.setdefault(row.party_id, []).append(row.market_context)
-    groups: dict[str, list[str]] = {}
-    for row in conn.execute(
-        select(party_group.c.party_id, party_group.c.group_name).order_by(
-            party_group.c.party_id, party_group.c.group_name
-        )
-    ):
-        groups.setdefault(row.party_id, []).append(row.group_name)
+    """Every party, by ID, with its market contexts, groups and service areas (sorted)."""
+    members: list[dict[str, list[str]]] = []
+    for table, column in MEMBERSHIP_TABLES:
+        names: dict[str, list[str]] = {}
+        for party_id, name in conn.execute(
+            select(table.c.party_id, table.c[column]).order_by(table.c.party_id, table.c[column])
+        ):
+            names.setdefault(party_id, []).append(name)
+        members.append(names)
+    contexts, groups, areas = members
     return [
         PartyRecord(
             party_id=row.party_id,
             market_contexts=tuple(contexts.get(row.party_id, ())),
             groups=tuple(groups.get(row.party_id, ())),
             digest_enabled=row.digest_enabled,
+            service_areas=tuple(areas.get(row.party_id, ())),
         )
         for row in conn.execute(
             select(

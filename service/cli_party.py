@@ -1,0 +1,207 @@
+"""``temix party`` commands: register parties and edit their memberships.
+
+    temix party add PARTY_ID --password-stdin [--market-context URI]... [--group NAME]...
+                   [--service-area NAME]... [--text-only]
+    temix party enroll PARTY_ID [--market-context URI]... [--group NAME]... [--service-area NAME]...
+    temix party unenroll PARTY_ID [--market-context URI]... [--group NAME]... [--service-area NAME]...
+    temix party list
+
+A party's market contexts, groups and service areas decide which EiDistributeTender reach it
+(README, "Operations and their rules"). Registered by ``service.cli.build_parser``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import astuple
+from typing import TextIO
+
+from service.cli_common import CommandError, print_table, with_connection
+from service.config import Settings
+
+
+def add_commands(commands, common: argparse.ArgumentParser) -> None:
+    memberships = argparse.ArgumentParser(add_help=False)
+    memberships.add_argument(
+        "--market-context",
+        action="append",
+        default=[],
+        metavar="URI",
+        help="a market context the party trades in: its distributed tenders reach the party (repeatable)",
+    )
+    memberships.add_argument(
+        "--group", action="append", default=[], metavar="NAME", help="a group (repeatable)"
+    )
+    memberships.add_argument(
+        "--service-area",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a service area the party is in, e.g. a grid region or postal zone (repeatable)",
+    )
+
+    party = commands.add_parser("party", help="register and list parties, edit their memberships")
+    party_commands = party.add_subparsers(dest="party_command", required=True, metavar="COMMAND")
+    add = party_commands.add_parser(
+        "add", parents=[common, memberships], help="register a party; the password is read from stdin"
+    )
+    add.add_argument("party_id", metavar="PARTY_ID")
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        required=True,
+        help="read the password from standard input (one trailing newline is removed)",
+    )
+    add.add_argument(
+        "--text-only",
+        action="store_true",
+        help="store only the scrypt hash: the party can use PasswordText but not PasswordDigest",
+    )
+    add.set_defaults(handler=_party_add)
+    for name, handler, what in (
+        ("enroll", _party_enroll, "add a registered party to market contexts, groups or service areas"),
+        ("unenroll", _party_unenroll, "take a party out of market contexts, groups or service areas"),
+    ):
+        edit = party_commands.add_parser(name, parents=[common, memberships], help=what)
+        edit.add_argument("party_id", metavar="PARTY_ID")
+        edit.set_defaults(handler=handler)
+    listing = party_commands.add_parser("list", parents=[common], help="list the parties")
+    listing.set_defaults(handler=_party_list)
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def _party_add(args, settings: Settings, stdin: TextIO) -> int:
+    from service.auth.passwords import hash_password, load_or_create_key, seal_secret
+    from service.store.parties import PartyExistsError, add_party
+
+    party_id = _checked_name("PARTY_ID", args.party_id)
+    memberships = _memberships(args)
+    password = read_password(stdin)
+    sealed = None
+    if not args.text_only:
+        sealed = seal_secret(load_or_create_key(settings.secret_key_file), password)
+    password_hash = hash_password(password)
+
+    try:
+        with with_connection(settings, write=True) as conn:
+            add_party(conn, party_id, password_hash, sealed, *astuple(memberships))
+            _warn_unregistered(conn, memberships)
+    except PartyExistsError as error:
+        raise CommandError(f"{error}; nothing changed") from error
+    kinds = "PasswordText" if args.text_only else "PasswordText and PasswordDigest"
+    print(f"added party {party_id} ({kinds})")
+    return 0
+
+
+def _party_enroll(args, settings: Settings, stdin: TextIO) -> int:
+    from service.store.parties import enroll
+
+    return _edit_memberships(args, settings, enroll, "enrolled in", "already in")
+
+
+def _party_unenroll(args, settings: Settings, stdin: TextIO) -> int:
+    from service.store.parties import unenroll
+
+    return _edit_memberships(args, settings, unenroll, "taken out of", "was not in")
+
+
+def _edit_memberships(args, settings: Settings, edit, done: str, unchanged: str) -> int:
+    """``temix party enroll|unenroll``: says what changed and what already was so (exit 0)."""
+    from service.store.parties import Memberships, UnknownPartyError
+
+    memberships = _memberships(args)
+    if not memberships:
+        print(
+            f"temix party {args.party_command}: error: name at least one"
+            " --market-context, --group or --service-area",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        with with_connection(settings, write=True) as conn:
+            changed = edit(conn, args.party_id, memberships)
+            if args.party_command == "enroll":
+                _warn_unregistered(conn, memberships)
+    except UnknownPartyError as error:
+        raise CommandError(f"{error}; nothing changed") from error
+    same = Memberships(
+        *(tuple(n for n in asked if n not in got) for asked, got in zip(astuple(memberships), astuple(changed)))
+    )
+    print(f"party {args.party_id}: {done} {_describe(changed)}" if changed else f"party {args.party_id}: nothing changed")
+    if same:
+        print(f"party {args.party_id}: {unchanged} {_describe(same)}")
+    return 0
+
+
+def _party_list(args, settings: Settings, stdin: TextIO) -> int:
+    from service.store.parties import list_parties
+
+    with with_connection(settings) as conn:
+        parties = list_parties(conn)
+    rows = [("PARTY", "MARKET CONTEXTS", "GROUPS", "SERVICE AREAS", "DIGEST")] + [
+        (
+            record.party_id,
+            ",".join(record.market_contexts) or "-",
+            ",".join(record.groups) or "-",
+            ",".join(record.service_areas) or "-",
+            "yes" if record.digest_enabled else "no",
+        )
+        for record in parties
+    ]
+    print_table(rows)
+    return 0
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def read_password(stdin: TextIO) -> str:
+    """The password on standard input, without one trailing newline; refuses an empty one."""
+    password = stdin.read()
+    if password.endswith("\r\n"):
+        password = password[:-2]
+    elif password.endswith("\n"):
+        password = password[:-1]
+    if not password:
+        raise CommandError("the password read from standard input is empty; nothing changed")
+    return password
+
+
+def _memberships(args):
+    """The --market-context, --group and --service-area options, checked, as Memberships."""
+    from service.store.parties import Memberships
+
+    return Memberships.of(
+        (_checked_name("--market-context", value) for value in args.market_context),
+        (_checked_name("--group", value) for value in args.group),
+        (_checked_name("--service-area", value) for value in args.service_area),
+    )
+
+
+def _describe(memberships) -> str:
+    """'market context U; groups a, b; service area z'."""
+    parts = []
+    for singular, names in zip(("market context", "group", "service area"), astuple(memberships)):
+        if names:
+            parts.append(f"{singular}{'s' if len(names) > 1 else ''} {', '.join(names)}")
+    return "; ".join(parts)
+
+
+def _warn_unregistered(conn, memberships) -> None:
+    from service.store.parties import unregistered_market_contexts
+
+    for uri in unregistered_market_contexts(conn, memberships.market_contexts):
+        print(
+            f"temix: warning: market context {uri} is not registered: tenders in it are refused"
+            f" until `temix market-context add {uri}`",
+            file=sys.stderr,
+        )
+
+
+def _checked_name(what: str, value: str) -> str:
+    if not value or value != value.strip() or any(c.isspace() or c == "," for c in value):
+        raise CommandError(f"{what} must be non-empty without spaces or commas: {value!r}")
+    return value
