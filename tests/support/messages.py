@@ -254,10 +254,23 @@ def _password(text, kind):
     return node
 
 
-def envelope(payload, token=None) -> bytes:
+def distribution_scope(groups=(), areas=()):
+    """The temix:distributionScope SOAP header of EiDistributeTender."""
+    return el(
+        q(TEMIX, "distributionScope"),
+        None,
+        *(el(q(TEMIX, "group"), g) for g in groups),
+        *(el(q(TEMIX, "serviceArea"), a) for a in areas),
+    )
+
+
+def envelope(payload, token=None, headers=()) -> bytes:
+    """``headers``: more SOAP header entries, after wsse:Security."""
     env = etree.Element(q(SOAP11_ENV, "Envelope"), nsmap={"soap": SOAP11_ENV, **NSMAP})
-    if token is not None:
+    if token is not None or headers:
         header = etree.SubElement(env, q(SOAP11_ENV, "Header"))
-        etree.SubElement(header, q(WSSE, "Security")).append(token)
+        if token is not None:
+            etree.SubElement(header, q(WSSE, "Security")).append(token)
+        header.extend(headers)
     etree.SubElement(env, q(SOAP11_ENV, "Body")).append(payload)
     return etree.tostring(env, xml_declaration=True, encoding="UTF-8")

@@ -97,7 +97,8 @@ class InProcessClient:
         reply = Reply(int(status[0].split()[0]), body)
         return check_reply(reply) if method == "POST" else reply
 
-    def call(self, path: str, payload, as_party: str | None = None, digest: bool = False) -> Reply:
+    def call(self, path: str, payload, as_party: str | None = None, digest: bool = False, headers=()) -> Reply:
+        """``headers``: SOAP header entries besides wsse:Security (e.g. messages.distribution_scope())."""
         party = as_party or payload.findtext(q(EI, "partyID"))
         token = messages.username_token(party, self.passwords[party], digest=digest)
-        return self.raw(path, messages.envelope(payload, token))
+        return self.raw(path, messages.envelope(payload, token, headers))
