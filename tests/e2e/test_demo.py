@@ -1,0 +1,105 @@
+"""The REP dynamic-pricing demo (service/demo.py) against the running server.
+
+The demo registers its own market context and parties with ``temix`` on the server's data
+folder, then trades through zeep. These tests hold the server's positions, read back with
+EiRequestPosition, to what each agent's strategy should have bought at the demo's prices.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from decimal import Decimal
+
+import pytest
+
+from service import demo
+from service.config import REPO_ROOT
+from tests.e2e.conftest import temix_env
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+CUSTOMERS = ("thermostat", "battery", "ev-charger")
+
+
+@pytest.fixture(scope="module")
+def outcome(server, tmp_path_factory) -> demo.DemoResult:
+    out = tmp_path_factory.mktemp("demo-out")
+    return demo.main(server.base_url, out_dir=out, data_dir=server.data_dir, env=temix_env())
+
+
+def hours_at(hourly: list[Decimal], rate: str) -> set[int]:
+    return {hour for hour, kw in enumerate(hourly) if kw == Decimal(rate)}
+
+
+def test_the_rep_reaches_the_three_customers_and_every_customer_trades(outcome):
+    assert set(outcome.hourly_kw) == {"rep", *CUSTOMERS}
+    for role in CUSTOMERS:
+        assert any(outcome.hourly_kw[role]), f"{role} has no position"
+
+
+def test_the_thermostat_buys_2_kw_in_the_hours_under_its_threshold_and_in_its_comfort_hours(outcome):
+    hourly = outcome.hourly_kw["thermostat"]
+    under_threshold = {h for h, price in enumerate(demo.SELL_PRICES) if price < demo.THERMOSTAT_THRESHOLD}
+    assert under_threshold == {0, 1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 23}
+    assert hours_at(hourly, "-2") == under_threshold | {17, 18, 19, 20}
+    assert hours_at(hourly, "0") == set(range(24)) - under_threshold - {17, 18, 19, 20}
+
+
+def test_the_thermostat_calls_its_price_cap_where_the_tender_is_above_the_strike(outcome):
+    if outcome.options.startswith("unsupported"):
+        pytest.skip(f"the server does not support options: {outcome.options}")
+    assert outcome.options.startswith("exercised"), outcome.options
+    assert outcome.exercised_hours == [18, 19, 20]  # 17:00 (0.24) is under the strike (0.25)
+    # Premium: 0.01 per kWh of the 2 kW cap over its 4 hours, paid by the thermostat to the REP.
+    assert outcome.premiums["thermostat"] == Decimal("-0.08")
+    assert outcome.premiums["rep"] == Decimal("0.08")
+    tendered = sum(demo.SELL_PRICES[h] for h in (0, 1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 17, 23))
+    assert outcome.values["thermostat"] == -2 * (tendered + 3 * demo.CAP_STRIKE)
+
+
+def test_the_battery_buys_in_the_4_cheapest_hours_and_sells_in_the_3_dearest(outcome):
+    hourly = outcome.hourly_kw["battery"]
+    assert hours_at(hourly, "-5") == {1, 2, 3, 4}
+    assert hours_at(hourly, "5") == {18, 19, 20}
+    assert hours_at(hourly, "0") == set(range(24)) - {1, 2, 3, 4, 18, 19, 20}
+    # Sold to the REP's buy tenders, bought at its sell tenders.
+    bought = sum(demo.SELL_PRICES[h] for h in (1, 2, 3, 4))
+    sold = sum(demo.SELL_PRICES[h] - demo.BUY_BACK_SPREAD for h in (18, 19, 20))
+    assert outcome.values["battery"] == 5 * (sold - bought)
+
+
+def test_the_ev_charger_gets_30_kwh_before_7_never_above_7_2_kw(outcome):
+    hourly = outcome.hourly_kw["ev-charger"]
+    assert -sum(hourly[:7]) >= 30
+    assert all(Decimal("-7.2") <= kw <= 0 for kw in hourly)
+    assert not any(hourly[7:])
+    assert hours_at(hourly, "-7.2") == {1, 2, 3, 4}  # the cheapest hours before 07:00
+
+
+def test_the_rep_position_is_minus_the_customers_in_every_hour(outcome):
+    for hour in range(24):
+        customers = sum(outcome.hourly_kw[role][hour] for role in CUSTOMERS)
+        assert outcome.hourly_kw["rep"][hour] == -customers, f"hour {hour:02d}"
+    assert outcome.values["rep"] == -sum(outcome.values[role] for role in CUSTOMERS)
+
+
+def test_a_png_of_each_party_position_profile_is_written(outcome):
+    assert set(outcome.plots) == {"rep", *CUSTOMERS}
+    for role, path in outcome.plots.items():
+        assert path.name == f"{outcome.parties[role]}.png"
+        assert path.read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_the_stored_positions_agree_with_the_transactions(outcome, server):
+    server.temix("db", "check-positions")
+
+
+def test_the_example_script_runs_again_on_the_same_server(server, tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "examples" / "rep_dynamic_pricing.py"), "--url", server.base_url,
+         "--out", str(tmp_path), "--data-dir", str(server.data_dir)],
+        check=False, capture_output=True, text=True, env=temix_env(), cwd=server.data_dir, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Positions, kW at" in done.stdout and "Costs, USD" in done.stdout
+    assert len(list(tmp_path.glob("*.png"))) == 4
