@@ -5,6 +5,7 @@
     temix market-context list
     temix positions PARTY_ID [--from T] [--to T] [--resolution PT1H] [--plot FILE.png]
     temix db check-positions
+    temix demo --url URL --out DIR (the scenario of service/demo.py)
 
 Registered by ``service.cli.build_parser``; they open the database like every command.
 """
@@ -53,6 +54,15 @@ def add_commands(commands, common: argparse.ArgumentParser, db_commands) -> None
         help="recompute every position from the transactions and compare with the stored ones",
     )
     check.set_defaults(handler=_check_positions)
+
+    from service import demo  # the scenario; zeep and matplotlib load only when it runs
+
+    demo_parser = commands.add_parser(
+        "demo", parents=[common],
+        help="run the REP dynamic-pricing scenario against a running server (needs its --data-dir / DATABASE_URL)",
+    )
+    demo.add_arguments(demo_parser)
+    demo_parser.set_defaults(handler=demo.run_command)
 
 
 def _market_add(args, settings, stdin) -> int:
