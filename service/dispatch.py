@@ -71,11 +71,15 @@ def operations_of(endpoint: str) -> dict[str, str]:
     return {tag: name for tag, name in PAYLOADS.items() if OPERATIONS[name].endpoint == endpoint}
 
 
-def body_digest(payload: etree._Element) -> bytes:
-    """Digest of the payload's C14N 2.0 form with rewritten prefixes: the same request sent
-    with other namespace prefixes or indentation is still the same request."""
+def body_digest(payload: etree._Element, scope: DistributionScope = DistributionScope()) -> bytes:
+    """Digest of the request: the payload's C14N 2.0 form with rewritten prefixes (the same
+    request sent with other prefixes or indentation is still the same request), and the
+    distribution scope header if any (the same payload to another scope is another request)."""
     canonical = etree.canonicalize(etree.tostring(payload, encoding="unicode"), rewrite_prefixes=True, strip_text=True)
-    return hashlib.sha256(canonical.encode()).digest()
+    digest = hashlib.sha256(canonical.encode()).digest()
+    if scope != DistributionScope():
+        digest = hashlib.sha256(digest + repr(scope).encode()).digest()
+    return digest
 
 
 class Dispatcher:
@@ -116,7 +120,7 @@ class Dispatcher:
     def _run(self, uow: UnitOfWork, operation: Operation, request: h.Request) -> etree._Element:
         if not operation.idempotent:
             return self._attempt(uow, operation, request)
-        digest = body_digest(request.payload)
+        digest = body_digest(request.payload, request.scope)
         if not requests.claim(uow.conn, request.party_id, request.request_id, operation.name, digest):
             prior = requests.find(uow.conn, request.party_id, request.request_id)
             if prior.body_digest != digest or prior.operation != operation.name:

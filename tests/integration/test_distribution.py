@@ -352,3 +352,13 @@ def test_the_same_request_id_for_another_distribution_is_refused_with_463(market
 
     assert other.code == "463"
     assert count(engine, tender) == 1
+
+
+def test_same_request_id_and_payload_with_another_scope_is_another_request(service):
+    payload = msg.distribute_tender("d-scope", "party-A", ("t-scope", msg.product()))
+    first = service.call("/EiTender", payload, headers=[msg.distribution_scope(groups=["north"])])
+    assert first.code == "200"
+    other = service.call("/EiTender", payload, headers=[msg.distribution_scope(groups=["south"])])
+    assert other.code == "463"
+    same = service.call("/EiTender", payload, headers=[msg.distribution_scope(groups=["north"])])
+    assert same.body == first.body
