@@ -222,7 +222,9 @@ def test_a_server_left_by_a_killed_serve_is_stopped_by_the_next_command(
         if server.poll() is None:
             server.kill()
             server.wait()
-    _drain(lines)
+    # The orphaned gunicorn workers hold the pipe until they notice their master is gone,
+    # which a sync worker checks every timeout / 2 = 15 s at the latest.
+    _drain(lines, timeout=45)
     assert (data_dir / "pg" / "postmaster.pid").exists()
 
     upgraded = temix("db", "upgrade", "--data-dir", str(data_dir))
@@ -307,9 +309,9 @@ def _wait_for_line(lines: queue.Queue, needle: str, timeout: float) -> str:
     raise AssertionError(f"no {needle!r} within {timeout} s; output:\n{''.join(seen)}")
 
 
-def _drain(lines: queue.Queue) -> list[str]:
+def _drain(lines: queue.Queue, timeout: float = 10) -> list[str]:
     drained = []
-    while (line := lines.get(timeout=10)) is not None:
+    while (line := lines.get(timeout=timeout)) is not None:
         drained.append(line)
     return drained
 
