@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert
 
 from service.domain.intervals import Interval
@@ -118,21 +118,30 @@ def standing_visible_to(
     conn, party_id: str, now: datetime, narrow: Narrowing, limit: int
 ) -> list[StoredTender]:
     """Standing tenders and quotes the party may see: its own, those addressed to it and
-    those distributed to it."""
+    those distributed to it.
+
+    Three index-driven branches joined by UNION ALL (they cannot overlap: a tender is never
+    addressed or distributed to its own party), rather than one OR the planner can only
+    answer by scanning every tender."""
     t = tender.c
-    to_me = or_(
-        t.counterparty_id == party_id,
-        t.id.in_(select(tender_recipient.c.tender_pk).where(tender_recipient.c.party_id == party_id)),
-    )
-    conditions = [
-        narrow.between(t.party_id == party_id, to_me, t.party_id, t.counterparty_id),
+    standing = [
         t.cancelled_at.is_(None),
         t.remaining_kw > 0,
         or_(t.expires_at.is_(None), t.expires_at > now),
         *narrow.conditions(t, t.tender_id),
     ]
+    theirs = [t.party_id.in_(narrow.counterparty_ids)] if narrow.counterparty_ids else []
+    mine = [t.counterparty_id.in_(narrow.counterparty_ids)] if narrow.counterparty_ids else []
+    recipient = tender_recipient.c
+    branches = union_all(
+        select(tender).where(t.party_id == party_id, *mine, *standing),
+        select(tender).where(t.counterparty_id == party_id, *theirs, *standing),
+        select(tender)
+        .join(tender_recipient, recipient.tender_pk == t.id)
+        .where(recipient.party_id == party_id, *theirs, *standing),
+    ).subquery()
     rows = conn.execute(
-        select(tender).where(*conditions).order_by(t.start_at, t.id).limit(limit)
+        select(branches).order_by(branches.c.start_at, branches.c.id).limit(limit)
     ).all()
     return [_to_domain(row) for row in rows]
 
