@@ -120,13 +120,15 @@ class Authenticator:
         self._remember_nonce(conn, token.username, token.nonce.strip(), created, now)
 
     def _remember_nonce(self, conn, party_id: str, nonce: str, created: datetime, now: datetime):
+        # One statement: forget nonces older than twice the skew (they can no longer pass the
+        # Created check), and remember this one unless it was seen before.
+        forget = delete(used_nonce).where(used_nonce.c.created_at < now - 2 * self.clock_skew).cte("forgotten")
         stored = conn.execute(
             insert(used_nonce)
             .values(party_id=party_id, nonce=nonce, created_at=created)
             .on_conflict_do_nothing()
             .returning(used_nonce.c.nonce)
+            .add_cte(forget)
         ).first()
         if stored is None:
             raise AuthenticationFault("This nonce was already used: replay refused")
-        # A nonce older than the skew can no longer pass the Created check: forget it.
-        conn.execute(delete(used_nonce).where(used_nonce.c.created_at < now - 2 * self.clock_skew))

@@ -41,15 +41,16 @@ def apply(conn, changes: list[tuple[PositionKey, PositionChange]]) -> None:
     ]
     if not rows:
         return
-    statement = insert(position_change).values(rows)
-    conn.execute(
+    statement = insert(position_change)
+    conn.execute(  # executemany: one cached statement, sent as one multi-row VALUES
         statement.on_conflict_do_update(
             index_elements=[c.name for c in position_change.primary_key.columns],
             set_=dict(
                 rate_kw=position_change.c.rate_kw + statement.excluded.rate_kw,
                 value_rate=position_change.c.value_rate + statement.excluded.value_rate,
             ),
-        )
+        ),
+        rows,
     )
 
 

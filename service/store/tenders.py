@@ -41,9 +41,9 @@ def new_row(party_id, request_id, counterparty_id, product, tender_id, product_x
 
 def insert_tenders(conn, rows: list[dict]) -> list[int]:
     """Insert all rows; return the new rows' keys (a repeated tenderID is skipped)."""
-    inserted = conn.execute(
-        insert(tender).values(rows).on_conflict_do_nothing().returning(tender.c.id)
-    ).all()
+    # executemany (one cached statement, sent as multi-row VALUES), not .values(rows), which
+    # compiles a new statement for every request
+    inserted = conn.execute(insert(tender).on_conflict_do_nothing().returning(tender.c.id), rows).all()
     return [row.id for row in inserted]
 
 
@@ -167,9 +167,7 @@ def recipients(
 def address(conn, tender_pks: list[int], party_ids: list[str]) -> None:
     if tender_pks and party_ids:
         conn.execute(
-            insert(tender_recipient).values(
-                [dict(tender_pk=pk, party_id=p) for pk in tender_pks for p in party_ids]
-            )
+            insert(tender_recipient), [dict(tender_pk=pk, party_id=p) for pk in tender_pks for p in party_ids]
         )
 
 
