@@ -1,8 +1,11 @@
 """The request pipeline: authenticate, check who speaks, run the operation, validate, commit.
 
 One request = one unit of work. State-changing operations are idempotent on
-(party, requestID): the first answer is logged with the request's digest and given again,
-byte for byte, to any retry; a different request under the same requestID is refused.
+(party, requestID): the first answer is logged with the request's digest, in the same
+transaction as the writes, and given again, byte for byte, to any retry; a different request
+under the same requestID is refused. A refused request's writes are rolled back and its
+refusal is logged in a second transaction (the first wrote nothing), which keeps the common,
+accepted path free of savepoints.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from lxml import etree
@@ -112,36 +115,48 @@ class Dispatcher:
             party_id = self.authenticator.authenticate(uow.conn, token, now)
             check_speaks_for(party_id, payload)
             request = h.Request(uow.conn, party_id, payload, now, self.market_of, self.max_items, scope)
-            reply = self._run(uow, operation, request)
+            reply, refused = self._attempt(operation, request)
+            if not operation.idempotent or (refused is None and self._log(request, operation, reply)):
+                self.schemas.check_response(reply)
+                uow.commit()
+                return reply
+        # Rolled back: a state-changing request was refused (its writes undone), or an answer
+        # under its requestID was logged first (a retry). Settle it in a second transaction.
+        with UnitOfWork(self.engine) as uow:
+            self.authenticator.authenticate(uow.conn, token, now)  # remembers the nonce again
+            reply = self._settle(operation, replace(request, conn=uow.conn), reply if refused else None)
             self.schemas.check_response(reply)
             uow.commit()
         return reply
 
-    def _run(self, uow: UnitOfWork, operation: Operation, request: h.Request) -> etree._Element:
-        if not operation.idempotent:
-            return self._attempt(uow, operation, request)
-        digest = body_digest(request.payload, request.scope)
-        if not requests.claim(uow.conn, request.party_id, request.request_id, operation.name, digest):
-            prior = requests.find(uow.conn, request.party_id, request.request_id)
-            if prior.body_digest != digest or prior.operation != operation.name:
-                return self._refusal(
-                    operation,
-                    request,
-                    RequestIdReusedError(
-                        f"requestID {request.request_id!r} was already used for a different request"
-                    ),
-                )
-            return etree.fromstring(prior.response)
-        reply = self._attempt(uow, operation, request)
-        requests.record_response(uow.conn, request.party_id, request.request_id, etree.tostring(reply))
-        return reply
-
-    def _attempt(self, uow: UnitOfWork, operation: Operation, request: h.Request) -> etree._Element:
+    def _attempt(self, operation: Operation, request: h.Request) -> tuple[etree._Element, TemixError | None]:
         try:
-            with uow.savepoint():
-                return operation.handler(request)
+            return operation.handler(request), None
         except TemixError as refused:
-            return self._refusal(operation, request, refused)
+            return self._refusal(operation, request, refused), refused
+
+    @staticmethod
+    def _log(request: h.Request, operation: Operation, reply: etree._Element) -> bool:
+        """Log the reply as the answer to the requestID; False if one was logged first. A
+        concurrent twin's insert makes this one wait until the twin commits."""
+        digest = body_digest(request.payload, request.scope)
+        return requests.record(
+            request.conn, request.party_id, request.request_id, operation.name, digest, etree.tostring(reply)
+        )
+
+    def _settle(self, operation: Operation, request: h.Request, refusal: etree._Element | None) -> etree._Element:
+        """The refusal, logged as the answer; or the answer logged first, if it was for the
+        same request; or 463 if the requestID was used for another."""
+        if refusal is not None and self._log(request, operation, refusal):
+            return refusal
+        prior = requests.find(request.conn, request.party_id, request.request_id)
+        if prior.body_digest != body_digest(request.payload, request.scope) or prior.operation != operation.name:
+            return self._refusal(
+                operation,
+                request,
+                RequestIdReusedError(f"requestID {request.request_id!r} was already used for a different request"),
+            )
+        return etree.fromstring(prior.response)
 
     @staticmethod
     def _refusal(operation: Operation, request: h.Request, error: TemixError) -> etree._Element:

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 
 from lxml import etree
+import spyne.const
 from spyne import AnyXml, Application, Fault, ServiceBase, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
@@ -24,6 +25,13 @@ from service.soap.schema import SchemaSet
 from service.soap.xmlparse import parse_document
 
 log = logging.getLogger(__name__)
+
+
+def no_forced_gc() -> None:
+    """spyne runs a full gc.collect() after a request whenever a second has passed since the
+    last (to close file descriptors of attachments, which we never take): tens of ms, in the
+    middle of serving. Python's own generational collector is enough."""
+    spyne.const.MIN_GC_INTERVAL = float("inf")
 
 
 def quiet_spyne_logs() -> None:
@@ -106,6 +114,7 @@ def _put_reply(ctx) -> None:
 def soap_endpoint(endpoint: str, operations: dict[str, str], schemas: SchemaSet, handle: Handle):
     """A WSGI app for one endpoint. ``operations`` maps payload tag -> operation name."""
     quiet_spyne_logs()
+    no_forced_gc()
     routes = {tag: q(PYLD, etree.QName(tag).localname) for tag in operations}
     methods = {etree.QName(tag).localname: _method(etree.QName(tag).localname, handle) for tag in operations}
     service = type(f"{endpoint}Service", (ServiceBase,), methods)

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from service.store.tables import request_log
@@ -15,11 +15,14 @@ class LoggedRequest:
     response: bytes | None
 
 
-def claim(conn, party_id: str, request_id: str, operation: str, body_digest: bytes) -> bool:
-    """Reserve the requestID. A concurrent twin waits here until the first one commits."""
+def record(conn, party_id: str, request_id: str, operation: str, body_digest: bytes, response: bytes) -> bool:
+    """Log the answer to (party, requestID); False if one was logged first. A concurrent twin
+    with the same requestID makes this insert wait until that twin commits or rolls back."""
     row = conn.execute(
         insert(request_log)
-        .values(party_id=party_id, request_id=request_id, operation=operation, body_digest=body_digest)
+        .values(
+            party_id=party_id, request_id=request_id, operation=operation, body_digest=body_digest, response=response
+        )
         .on_conflict_do_nothing()
         .returning(request_log.c.request_id)
     ).first()
@@ -33,11 +36,3 @@ def find(conn, party_id: str, request_id: str) -> LoggedRequest:
         )
     ).one()
     return LoggedRequest(row.operation, bytes(row.body_digest), row.response and bytes(row.response))
-
-
-def record_response(conn, party_id: str, request_id: str, response: bytes) -> None:
-    conn.execute(
-        update(request_log)
-        .where(request_log.c.party_id == party_id, request_log.c.request_id == request_id)
-        .values(response=response)
-    )

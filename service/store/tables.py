@@ -87,7 +87,7 @@ tender = Table(
     Column("party_id", Text, ForeignKey("party.party_id"), nullable=False),
     Column("tender_id", Text, nullable=False),
     # the one counterparty a tender is addressed to; NULL for a distributed tender
-    Column("counterparty_id", Text),
+    Column("counterparty_id", Text, ForeignKey("party.party_id")),
     Column("request_id", Text, nullable=False),
     Column("side", String(4), nullable=False),
     Column("transactive_state", Text, nullable=False),

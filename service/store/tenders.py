@@ -6,13 +6,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select, union_all, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects.postgresql import insert
 
+from service.domain.errors import NotFoundError
 from service.domain.intervals import Interval
 from service.domain.options import OptionTerms, OptionType
 from service.domain.tenders import Interface, Side, Tender, Terms
 from service.store.narrowing import Narrowing, terms_columns
 from service.store.tables import party_group, party_market_context, party_service_area, tender, tender_recipient
+
+
+FOREIGN_KEY_VIOLATION = "23503"
 
 
 @dataclass(frozen=True)
@@ -40,10 +45,16 @@ def new_row(party_id, request_id, counterparty_id, product, tender_id, product_x
 
 
 def insert_tenders(conn, rows: list[dict]) -> list[int]:
-    """Insert all rows; return the new rows' keys (a repeated tenderID is skipped)."""
+    """Insert all rows; return the new rows' keys (a repeated tenderID is skipped). An
+    unregistered counterparty is refused by the foreign key, without a lookup of our own."""
     # executemany (one cached statement, sent as multi-row VALUES), not .values(rows), which
     # compiles a new statement for every request
-    inserted = conn.execute(insert(tender).on_conflict_do_nothing().returning(tender.c.id), rows).all()
+    try:
+        inserted = conn.execute(insert(tender).on_conflict_do_nothing().returning(tender.c.id), rows).all()
+    except IntegrityError as error:
+        if getattr(error.orig, "pgcode", None) == FOREIGN_KEY_VIOLATION:
+            raise NotFoundError(f"Counterparty {rows[0]['counterparty_id']!r} is not registered") from error
+        raise
     return [row.id for row in inserted]
 
 

@@ -4,8 +4,6 @@
 rolls back, so a fault or a crash writes nothing.
 """
 
-from contextlib import contextmanager
-
 from sqlalchemy.engine import Connection, Engine
 
 
@@ -28,15 +26,3 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self._transaction.commit()
-
-    @contextmanager
-    def savepoint(self):
-        """Business work that may be refused: undone alone, the request log survives."""
-        nested = self.conn.begin_nested()
-        try:
-            yield
-        except BaseException:
-            nested.rollback()
-            raise
-        else:
-            nested.commit()
