@@ -125,9 +125,19 @@ def take(conn, pk: int, quantity_kw) -> None:
     )
 
 
+@dataclass(frozen=True)
+class ShownTender:
+    """What rendering a standing tender needs: no domain object, just the stored product."""
+
+    tender_id: str
+    remaining_kw: object
+    rate_scale: str
+    product_xml: bytes
+
+
 def standing_visible_to(
     conn, party_id: str, now: datetime, narrow: Narrowing, limit: int
-) -> list[StoredTender]:
+) -> list[ShownTender]:
     """Standing tenders and quotes the party may see: its own, those addressed to it and
     those distributed to it.
 
@@ -144,17 +154,19 @@ def standing_visible_to(
     theirs = [t.party_id.in_(narrow.counterparty_ids)] if narrow.counterparty_ids else []
     mine = [t.counterparty_id.in_(narrow.counterparty_ids)] if narrow.counterparty_ids else []
     recipient = tender_recipient.c
+    shown = (t.id, t.start_at, t.tender_id, t.remaining_kw, t.rate_scale, t.product_xml)
     branches = union_all(
-        select(tender).where(t.party_id == party_id, *mine, *standing),
-        select(tender).where(t.counterparty_id == party_id, *theirs, *standing),
-        select(tender)
+        select(*shown).where(t.party_id == party_id, *mine, *standing),
+        select(*shown).where(t.counterparty_id == party_id, *theirs, *standing),
+        select(*shown)
         .join(tender_recipient, recipient.tender_pk == t.id)
         .where(recipient.party_id == party_id, *theirs, *standing),
     ).subquery()
+    b = branches.c
     rows = conn.execute(
-        select(branches).order_by(branches.c.start_at, branches.c.id).limit(limit)
+        select(b.tender_id, b.remaining_kw, b.rate_scale, b.product_xml).order_by(b.start_at, b.id).limit(limit)
     ).all()
-    return [_to_domain(row) for row in rows]
+    return [ShownTender(r.tender_id, r.remaining_kw, r.rate_scale, bytes(r.product_xml)) for r in rows]
 
 
 def recipients(
