@@ -348,28 +348,35 @@ def interface_element(receipt_node: str, delivery_node: str) -> etree._Element:
 
 def position(key, steps) -> etree._Element:
     """temix:position of one (market context, product kind, interface)."""
-    return element(
+    node = element(
         q(TEMIX, "position"),
         None,
         element(q(EMIX, "marketContext"), key.market_context),
         element(q(TEMIX, "productKind"), key.product_kind),
         interface_element(key.receipt_node, key.delivery_node),
-        *(position_step(s) for s in steps),
     )
+    for step in steps:
+        add_position_step(node, step)
+    return node
 
 
-def position_step(step) -> etree._Element:
-    return element(
-        q(TEMIX, "step"),
-        None,
-        element(q(MIN, "dtStart"), None, element(q(MIN, "dateTime"), format_instant(step.interval.start))),
-        element(q(MIN, "duration"), step.interval.duration_text()),
-        element(q(TEMIX, "rate"), format_decimal(step.rate_kw)),
-        element(q(TEMIX, "minRate"), format_decimal(step.min_rate_kw)),
-        element(q(TEMIX, "maxRate"), format_decimal(step.max_rate_kw)),
-        element(q(TEMIX, "energy"), format_decimal(step.energy_kwh)),
-        element(q(TEMIX, "value"), format_decimal(step.value)),
-    )
+STEP_VALUES = (
+    (q(TEMIX, "rate"), "rate_kw"),
+    (q(TEMIX, "minRate"), "min_rate_kw"),
+    (q(TEMIX, "maxRate"), "max_rate_kw"),
+    (q(TEMIX, "energy"), "energy_kwh"),
+    (q(TEMIX, "value"), "value"),
+)
+
+
+def add_position_step(parent: etree._Element, step) -> None:
+    """One temix:step; built with SubElement, since a day at PT5M is 288 of them."""
+    sub = etree.SubElement
+    node = sub(parent, q(TEMIX, "step"))
+    sub(sub(node, q(MIN, "dtStart")), q(MIN, "dateTime")).text = format_instant(step.interval.start)
+    sub(node, q(MIN, "duration")).text = step.interval.duration_text()
+    for tag, field in STEP_VALUES:
+        sub(node, tag).text = format_decimal(getattr(step, field))
 
 
 def format_instant(instant: datetime) -> str:
