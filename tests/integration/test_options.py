@@ -119,3 +119,15 @@ def test_exercise_retry_is_applied_once(service, engine, call_option):
     assert service.call("/EiTransaction", payload).body == first.body
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(transaction).where(transaction.c.option_transaction_pk.is_not(None))).scalar_one() == 1
+
+
+def test_transport_option_exercise_makes_a_transport_transaction(service):
+    terms = dict(node="B", receipt="A")
+    service.call("/EiTender", msg.create_tender("r-t", "party-A", "party-B", ("topt", opt.option(**terms))))
+    accepted = service.call("/EiTransaction", msg.create_transaction("a-t", "party-B", "party-A", ("topt-x", "topt", opt.option(side="buy", state="transaction", **terms))))
+    assert accepted.code == "200", accepted.description
+    assert exercise(service, "e-t", ("tx-1", H10, "PT1H", "5"), option_id="topt-x").code == "200"
+    reply = service.call("/EiTransaction", msg.request_position("p-t", "party-B", H10, "PT1H", "PT1H", kind="transport"))
+    (position,) = reply.payload.iter(q(TEMIX, "position"))
+    assert position.findtext(".//{http://docs.oasis-open.org/ns/emix/2011/06/power/cts.04}pointOfReceipt") == "A"
+    assert Decimal(position.findtext(f".//{q(TEMIX, 'rate')}")) == -5
