@@ -125,6 +125,8 @@ Index(
     tender.c.start_at,
     postgresql_where=text("cancelled_at is null and remaining_kw > 0"),
 )
+# whether another party's tender with this ID is addressed to the caller (refused cancels)
+Index("ix_tender_counterparty_tender_id", tender.c.counterparty_id, tender.c.tender_id)
 Index(
     "ix_tender_party_standing",
     tender.c.party_id,
@@ -189,6 +191,12 @@ position_change = Table(
     Column("value_rate", Numeric, nullable=False),
     PrimaryKeyConstraint(
         "party_id", "market_context", "product_kind", "receipt_node", "delivery_node", "at"
+    ),
+    # the opening sum of a window, answered from the index alone
+    Index(
+        "ix_position_change_key_at_covering",
+        "party_id", "market_context", "product_kind", "receipt_node", "delivery_node", "at",
+        postgresql_include=["rate_kw", "value_rate"],
     ),
 )
 
