@@ -35,7 +35,6 @@ from common import (
     POSITION_PARTY_DAY,
     READER_NODE,
     WINDOW_START,
-    bench_party,
     password_of,
     stored_product_template,
 )

@@ -16,6 +16,7 @@ from zeep.exceptions import Fault
 from zeep.helpers import serialize_object
 from zeep.wsse.username import UsernameToken
 
+from tests.support import zeep_products
 from service.client import SubstitutionPlugin, substitute
 
 CTX = "http://market.example.com/temix/ctx1"
@@ -83,34 +84,10 @@ def parties(server) -> tuple[Party, Party]:
 
 
 def power_product(client: zeep.Client, interface, *, side: str, state: str, quantity: str):
-    """``quantity`` kW at ``interface``, 2030-01-01 10:00Z for 1 h, at 0.08 USD per kWh."""
-    power = substitute(
-        client,
-        "power:temixPower",
-        emixInterface=interface,
-        price={"value": Decimal("0.08")},
-        powerItem=substitute(
-            client,
-            "power:powerReal",
-            itemDescription="RealPower",
-            itemUnits="W",
-            siScaleCode="k",
-            powerAttributes={"hertz": 60, "voltage": 240, "ac": True},
-        ),
-        quantity=Decimal(quantity),
-    )
-    return substitute(
-        client,
-        "emix:product",
-        dtStart={"dateTime": START},
-        duration="PT1H",
-        streamPayloadBase=power,
-        uid=unique("product"),
-        transactiveState=state,
-        expirationDate=datetime(2030, 1, 1, 9, tzinfo=UTC),
-        currency="USD",
-        marketContext=CTX,
-        side=side,
+    """``quantity`` kW at ``interface``, 2030-01-01 10:00Z for 1 h, at 0.08 USD per kWh, expiring at 09:00Z."""
+    return zeep_products.power_product(
+        client, interface, side=side, state=state, quantity=quantity, uid=unique("product"),
+        expires=datetime(2030, 1, 1, 9, tzinfo=UTC),
     )
 
 

@@ -7,7 +7,6 @@ service's own SchemaSet, replies are parsed by zeep's deserialisation of the ope
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import zeep
 from lxml import etree
 from zeep.exceptions import XMLParseError
 
+from tests.support import zeep_products
 from service.client import SubstitutionPlugin, substitute
 from service.client.zeep_substitution import SUBSTITUTION_GROUPS, clark
 from service.config import SCHEMA_DIR
@@ -47,35 +47,7 @@ def schemas() -> SchemaSet:
     return SchemaSet(SCHEMA_DIR)
 
 
-def power_product(client, interface, *, side="buy", state="tender", quantity="10"):
-    """A TeMIX product written the documented way: substitute() for every abstract head."""
-    power = substitute(
-        client,
-        "power:temixPower",
-        emixInterface=interface,
-        price={"value": Decimal("0.08")},
-        powerItem=substitute(
-            client,
-            "power:powerReal",
-            itemDescription="RealPower",
-            itemUnits="W",
-            siScaleCode="k",
-            powerAttributes={"hertz": 60, "voltage": 240, "ac": True},
-        ),
-        quantity=Decimal(quantity),
-    )
-    return substitute(
-        client,
-        "emix:product",
-        dtStart={"dateTime": datetime(2030, 1, 1, 10, tzinfo=UTC)},
-        duration="PT1H",
-        streamPayloadBase=power,
-        uid="product-1",
-        transactiveState=state,
-        currency="USD",
-        marketContext=CTX,
-        side=side,
-    )
+power_product = zeep_products.power_product
 
 
 def payload_of(envelope: etree._Element) -> etree._Element:
