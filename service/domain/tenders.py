@@ -108,8 +108,17 @@ class Tender:
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at
 
+    def has_closed(self, now: datetime) -> bool:
+        """Trading closes when delivery starts: nobody buys an hour that has begun."""
+        return now >= self.terms.interval.start
+
     def is_standing(self, now: datetime) -> bool:
-        return not self.cancelled and not self.is_expired(now) and self.remaining_kw > 0
+        return (
+            not self.cancelled
+            and not self.is_expired(now)
+            and not self.has_closed(now)
+            and self.remaining_kw > 0
+        )
 
     def check_standing(self, now: datetime) -> None:
         if self.cancelled:
@@ -117,6 +126,11 @@ class Tender:
         if self.is_expired(now):
             raise NotStandingError(
                 f"Tender {self.tender_id!r} expired at {self.expires_at.isoformat()}"
+            )
+        if self.has_closed(now):
+            raise NotStandingError(
+                f"Tender {self.tender_id!r} closed when its delivery started at "
+                f"{self.terms.interval.start.isoformat()}"
             )
         if self.remaining_kw <= 0:
             raise NotStandingError(f"Tender {self.tender_id!r} is fully accepted")

@@ -149,6 +149,7 @@ def standing_visible_to(
         t.cancelled_at.is_(None),
         t.remaining_kw > 0,
         or_(t.expires_at.is_(None), t.expires_at > now),
+        t.start_at > now,  # trading closes when delivery starts
         *narrow.conditions(t, t.tender_id),
     ]
     theirs = [t.party_id.in_(narrow.counterparty_ids)] if narrow.counterparty_ids else []

@@ -283,8 +283,9 @@ def test_a_year_long_transaction_writes_two_change_points_per_party(service, eng
 NEW_YORK = "http://market.example.com/temix/new-york"
 
 
-def test_day_on_the_spring_forward_date_delivers_23_hours(service):
+def test_day_on_the_spring_forward_date_delivers_23_hours(service, clock):
     """Calendar durations resolve in the market context's time zone (America/New_York)."""
+    clock.now = clock.now.replace(year=2026, month=3, day=1)
     day = dict(quantity="1", start="2026-03-08T05:00:00Z", duration="P1D", market_context=NEW_YORK, energy_scale="k")
     offer(service, ("dst", msg.product(**day)))
     assert accept(service, "a1", "dst", msg.product(side="buy", state="transaction", **day)).code == "200"
@@ -326,3 +327,11 @@ def test_energy_bought_at_a_plus_transport_to_b_is_delivered_at_b(service):
     assert Decimal(delivered_b.findtext(f".//{q(TEMIX, 'value')}")) == Decimal("-0.02")  # the transport, paid at B
     plain = service.call("/EiTransaction", msg.request_position("p2", "party-B", "2030-01-01T10:00:00Z", "PT1H", "PT1H"))
     assert "delivered" not in {p.findtext(q(TEMIX, "productKind")) for p in plain.payload.iter(q(TEMIX, "position"))}
+
+
+def test_trading_closes_when_delivery_starts(service, clock):
+    offer(service, ("t1", msg.product()))  # delivery 2030-01-01 10:00Z, no expirationDate
+    clock.now = clock.now.replace(year=2030, month=1, day=1, hour=10)
+    assert service.call("/EiTender", msg.request_tender("q1", "party-B")).payload.find(q(EI, "eiTender")) is None
+    reply = accept(service, "a1", "t1", msg.product(side="buy", state="transaction"))
+    assert reply.code == "410" and "delivery started" in reply.description
