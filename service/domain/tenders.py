@@ -112,14 +112,6 @@ class Tender:
         """Trading closes when delivery starts: nobody buys an hour that has begun."""
         return now >= self.terms.interval.start
 
-    def is_standing(self, now: datetime) -> bool:
-        return (
-            not self.cancelled
-            and not self.is_expired(now)
-            and not self.has_closed(now)
-            and self.remaining_kw > 0
-        )
-
     def check_standing(self, now: datetime) -> None:
         if self.cancelled:
             raise NotStandingError(f"Tender {self.tender_id!r} was cancelled")

@@ -24,8 +24,6 @@ FOREIGN_KEY_VIOLATION = "23503"
 class StoredTender:
     pk: int
     tender: Tender
-    product_xml: bytes
-    rate_scale: str
 
 
 def new_row(party_id, request_id, counterparty_id, product, tender_id, product_xml) -> dict:
@@ -82,8 +80,6 @@ def _to_domain(row) -> StoredTender:
             counterparty_id=row.counterparty_id,
             option=_option(row),
         ),
-        product_xml=bytes(row.product_xml),
-        rate_scale=row.rate_scale,
     )
 
 
@@ -95,8 +91,9 @@ def _option(row) -> OptionTerms | None:
 
 def lock(conn, party_id: str, tender_id: str) -> StoredTender | None:
     """The tender, row-locked until commit: concurrent acceptances queue here."""
+    # every column but the stored product, which the rules do not need
     row = conn.execute(
-        select(tender)
+        select(*(c for c in tender.c if c.name != "product_xml"))
         .where(tender.c.party_id == party_id, tender.c.tender_id == tender_id)
         .with_for_update()
     ).first()
