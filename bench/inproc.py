@@ -1,0 +1,114 @@
+"""In-process cost per request, with an optional cProfile: where a worker's time goes.
+
+Starts its own embedded PostgreSQL in a temporary folder, migrates it, registers two bench
+parties, then calls the real WSGI app (``service.app.create_app``) in this process, one
+request at a time: EiCreateTender, then EiCreateTransaction on the tenders just made. No
+HTTP, no gunicorn, no concurrency: it isolates the service's own CPU and round trips.
+
+    python bench/inproc.py [--requests 2000] [--profile create_tender|create_transaction]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(BENCH.parent), str(BENCH)]
+
+from common import (
+    CTX,
+    fill,
+    password_of,
+    run_start,
+    tpl_create_tender,
+    tpl_create_transaction,
+)
+
+
+def wsgi_post(app, path: str, body: bytes) -> bytes:
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "CONTENT_LENGTH": str(len(body)),
+               "CONTENT_TYPE": "text/xml; charset=utf-8", "wsgi.input": io.BytesIO(body),
+               "SERVER_NAME": "bench", "SERVER_PORT": "1", "wsgi.url_scheme": "http", "QUERY_STRING": ""}
+    reply = b"".join(app(environ, lambda status, headers: None))
+    if b"responseCode>200<" not in reply:
+        raise RuntimeError(reply[:800])
+    return reply
+
+
+def prepare(data_dir: Path):
+    from service.app import create_app
+    from service.auth.passwords import hash_password, load_or_create_key, seal_secret
+    from service.config import Settings
+    from service.domain.markets import MarketContext
+    from service.store.db import make_engine
+    from service.store.embedded import start_embedded
+    from service.store.markets import add_market_context
+    from service.store.migrate import upgrade
+    from service.store.parties import add_party
+
+    url = start_embedded(data_dir)
+    upgrade(url)
+    settings = Settings.from_env(environ={}, data_dir=data_dir, database_url=url)
+    engine = make_engine(url)
+    key = load_or_create_key(settings.secret_key_file)
+    with engine.begin() as conn:
+        add_market_context(conn, MarketContext(CTX))
+        for party in ("bench-0", "bench-1"):
+            add_party(conn, party, hash_password(password_of(party)), seal_secret(key, password_of(party)),
+                      market_contexts=[CTX])
+    return create_app(settings, engine), engine
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--profile", choices=("create_tender", "create_transaction"))
+    parser.add_argument("--top", type=int, default=35)
+    args = parser.parse_args(argv)
+    from service.store.embedded import stop_embedded
+
+    data_dir = Path(tempfile.mkdtemp(prefix="temix-inproc-"))
+    try:
+        app, _ = prepare(data_dir)
+        create = tpl_create_tender("bench-0", "bench-1", "N0")
+        accept = tpl_create_transaction("bench-1", "bench-0", "N0")
+        n = args.requests
+        phases = {
+            "create_tender": lambda k: wsgi_post(app, "/EiTender", fill(
+                create, rid=f"c{k}", tid=f"t{k}", start=run_start(k))),
+            "create_transaction": lambda k: wsgi_post(app, "/EiTransaction", fill(
+                accept, rid=f"a{k}", xid=f"x{k}", tid=f"t{k}", qty="4", start=run_start(k))),
+        }
+        for name, call in phases.items():
+            for k in range(20):  # warm-up: caches, compiled statements, verified passwords
+                call(n + k)
+            profiler = cProfile.Profile() if args.profile == name else None
+            started = time.perf_counter()
+            if profiler:
+                profiler.enable()
+            for k in range(n):
+                call(k)
+            if profiler:
+                profiler.disable()
+            elapsed = time.perf_counter() - started
+            print(f"{name}: {elapsed / n * 1e6:.0f} us per request ({n} requests{', profiled' if profiler else ''})")
+            if profiler:
+                stats = pstats.Stats(profiler, stream=sys.stdout)
+                stats.sort_stats("tottime").print_stats(args.top)
+                stats.sort_stats("cumulative").print_stats(args.top)
+    finally:
+        stop_embedded(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
