@@ -11,6 +11,7 @@ HTTP, no gunicorn, no concurrency: it isolates the service's own CPU and round t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import pstats
@@ -43,6 +44,21 @@ def wsgi_post(app, path: str, body: bytes) -> bytes:
     return reply
 
 
+def postgres_cpu(data_dir: Path) -> float:
+    """CPU seconds used so far by the PostgreSQL server of ``data_dir`` (all its processes)."""
+    import psutil
+
+    from service.store.embedded import pgdata_path
+
+    postmaster = psutil.Process(int((pgdata_path(data_dir) / "postmaster.pid").read_text().split()[0]))
+    total = 0.0
+    for process in [postmaster, *postmaster.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def prepare(data_dir: Path):
     from service.app import create_app
     from service.auth.passwords import hash_password, load_or_create_key, seal_secret
@@ -64,7 +80,8 @@ def prepare(data_dir: Path):
         for party in ("bench-0", "bench-1"):
             add_party(conn, party, hash_password(password_of(party)), seal_secret(key, password_of(party)),
                       market_contexts=[CTX])
-    return create_app(settings, engine), engine
+    engine.dispose()
+    return create_app(settings)  # its own engine, as a worker builds it
 
 
 def main(argv=None) -> int:
@@ -77,7 +94,7 @@ def main(argv=None) -> int:
 
     data_dir = Path(tempfile.mkdtemp(prefix="temix-inproc-"))
     try:
-        app, _ = prepare(data_dir)
+        app = prepare(data_dir)
         create = tpl_create_tender("bench-0", "bench-1", "N0")
         accept = tpl_create_transaction("bench-1", "bench-0", "N0")
         n = args.requests
@@ -91,15 +108,18 @@ def main(argv=None) -> int:
             for k in range(20):  # warm-up: caches, compiled statements, verified passwords
                 call(n + k)
             profiler = cProfile.Profile() if args.profile == name else None
-            started = time.perf_counter()
+            postgres = postgres_cpu(data_dir)
+            started, cpu = time.perf_counter(), time.process_time()
             if profiler:
                 profiler.enable()
             for k in range(n):
                 call(k)
             if profiler:
                 profiler.disable()
-            elapsed = time.perf_counter() - started
-            print(f"{name}: {elapsed / n * 1e6:.0f} us per request ({n} requests{', profiled' if profiler else ''})")
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+            postgres = postgres_cpu(data_dir) - postgres
+            print(f"{name}: {elapsed / n * 1e6:.0f} us per request, CPU {cpu / n * 1e6:.0f} us here + "
+                  f"{postgres / n * 1e6:.0f} us PostgreSQL ({n} requests{', profiled' if profiler else ''})")
             if profiler:
                 stats = pstats.Stats(profiler, stream=sys.stdout)
                 stats.sort_stats("tottime").print_stats(args.top)

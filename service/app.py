@@ -13,7 +13,6 @@ from service.auth.wssecurity import Authenticator
 from service.config import Settings
 from service.dispatch import Dispatcher, operations_of
 from service.soap.schema import SchemaSet
-from service.soap.spyne_app import soap_endpoint
 from service.soap.wsgi import SoapFront
 from service.store.db import make_engine
 from service.store.markets import MarketContexts
@@ -23,14 +22,20 @@ ENDPOINTS = ("EiTender", "EiTransaction")
 
 def create_app(settings: Settings, engine=None, clock=None) -> SoapFront:
     """``engine`` and ``clock`` are for tests: by default the settings' database, UTC now."""
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, autocommit=True)
     schemas = SchemaSet(settings.schema_dir, settings.schema_entry)
     authenticator = Authenticator(
-        load_or_create_key(settings.secret_key_file), timedelta(seconds=settings.clock_skew_seconds)
+        load_or_create_key(settings.secret_key_file),
+        timedelta(seconds=settings.clock_skew_seconds),
+        credential_ttl=settings.credential_cache_seconds,
     )
     dispatcher = Dispatcher(engine, schemas, authenticator, market_of=MarketContexts(engine).__getitem__)
     if clock is not None:
         dispatcher.clock = clock
+    if settings.soap_stack == "spyne":
+        from service.soap.spyne_app import soap_endpoint  # spyne is imported only when chosen
+    else:
+        from service.soap.endpoint import soap_endpoint
     endpoints = {
         name: soap_endpoint(name, operations_of(name), schemas, dispatcher.handle) for name in ENDPOINTS
     }

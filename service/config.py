@@ -44,6 +44,7 @@ GUNICORN_CONFIG = REPO_ROOT / "deploy" / "gunicorn.conf.py"
 
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SOAP_STACKS = ("lxml", "spyne")
 
 
 class SettingsError(ValueError):
@@ -70,6 +71,10 @@ class Settings:
     database_url: str | None = dataclasses.field(default=None, repr=False)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     clock_skew_seconds: int = 300
+    # how long a worker remembers a party's stored credentials (0: look them up every request)
+    credential_cache_seconds: int = 10
+    # the SOAP layer on the request path: "lxml" (service.soap.endpoint) or "spyne"
+    soap_stack: str = "lxml"
     schema_dir: Path = SCHEMA_DIR
     schema_entry: str = "oasis/cts-all.xsd"
     secret_key_file: Path
@@ -83,6 +88,13 @@ class Settings:
         _check_range("workers (--workers, TEMIX_WORKERS)", self.workers, 1, 256)
         _check_range("max_body_bytes (TEMIX_MAX_BODY_BYTES)", self.max_body_bytes, 1024, 1 << 30)
         _check_range("clock_skew_seconds (TEMIX_CLOCK_SKEW)", self.clock_skew_seconds, 1, 86400)
+        _check_range(
+            "credential_cache_seconds (TEMIX_CREDENTIAL_CACHE)", self.credential_cache_seconds, 0, 3600
+        )
+        if self.soap_stack not in SOAP_STACKS:
+            raise SettingsError(
+                f"soap_stack (TEMIX_SOAP_STACK) must be one of {', '.join(SOAP_STACKS)}, got {self.soap_stack!r}"
+            )
         if self.log_level not in LOG_LEVELS:
             raise SettingsError(
                 f"log_level (TEMIX_LOG_LEVEL) must be one of {', '.join(LOG_LEVELS)},"
@@ -138,6 +150,8 @@ class Settings:
             database_url=pick("database_url", "DATABASE_URL", _str, None),
             max_body_bytes=pick("max_body_bytes", "TEMIX_MAX_BODY_BYTES", _int, DEFAULT_MAX_BODY_BYTES),
             clock_skew_seconds=pick("clock_skew_seconds", "TEMIX_CLOCK_SKEW", _int, 300),
+            credential_cache_seconds=pick("credential_cache_seconds", "TEMIX_CREDENTIAL_CACHE", _int, 10),
+            soap_stack=pick("soap_stack", "TEMIX_SOAP_STACK", _str, "lxml"),
             schema_dir=pick("schema_dir", None, _path, SCHEMA_DIR),
             schema_entry=pick("schema_entry", "TEMIX_SCHEMA_ENTRY", _str, "oasis/cts-all.xsd"),
             secret_key_file=pick(

@@ -1,11 +1,11 @@
 """The request pipeline: authenticate, check who speaks, run the operation, validate, commit.
 
 One request = one unit of work. State-changing operations are idempotent on
-(party, requestID): the first answer is logged with the request's digest, in the same
-transaction as the writes, and given again, byte for byte, to any retry; a different request
-under the same requestID is refused. A refused request's writes are rolled back and its
-refusal is logged in a second transaction (the first wrote nothing), which keeps the common,
-accepted path free of savepoints.
+(party, requestID): the first answer is logged with the request, in the same transaction as
+the writes (sent with its COMMIT), and given again, byte for byte, to any retry; a different
+request under the same requestID is refused. A refused request's writes are rolled back and
+its refusal is logged in a second transaction (the first wrote nothing), which keeps the
+common, accepted path free of savepoints.
 """
 
 from __future__ import annotations
@@ -74,15 +74,32 @@ def operations_of(endpoint: str) -> dict[str, str]:
     return {tag: name for tag, name in PAYLOADS.items() if OPERATIONS[name].endpoint == endpoint}
 
 
-def body_digest(payload: etree._Element, scope: DistributionScope = DistributionScope()) -> bytes:
-    """Digest of the request: the payload's C14N 2.0 form with rewritten prefixes (the same
-    request sent with other prefixes or indentation is still the same request), and the
+SCOPE_MARK = b"\n<!-- scope "
+
+
+def logged_body(payload: etree._Element, scope: DistributionScope = DistributionScope()) -> bytes:
+    """What the request log keeps of a request: the payload as serialised, and the
     distribution scope header if any (the same payload to another scope is another request)."""
-    canonical = etree.canonicalize(etree.tostring(payload, encoding="unicode"), rewrite_prefixes=True, strip_text=True)
+    body = etree.tostring(payload)
+    return body if scope == DistributionScope() else body + SCOPE_MARK + repr(scope).encode() + b" -->"
+
+
+def canonical_digest(body: bytes) -> bytes:
+    """Digest of a logged body's payload in C14N 2.0 form with rewritten prefixes (the same
+    request sent with other prefixes or indentation is still the same request), and of its
+    scope. Rows logged before migration 0010 kept this digest instead of the body."""
+    payload, _, scope = body.partition(SCOPE_MARK)
+    canonical = etree.canonicalize(payload.decode(), rewrite_prefixes=True, strip_text=True)
     digest = hashlib.sha256(canonical.encode()).digest()
-    if scope != DistributionScope():
-        digest = hashlib.sha256(digest + repr(scope).encode()).digest()
-    return digest
+    return hashlib.sha256(digest + scope.removesuffix(b" -->")).digest() if scope else digest
+
+
+def same_request(prior: requests.LoggedRequest, body: bytes) -> bool:
+    """Whether a logged request and a retry's body are the same request (canonicalised only
+    when the bytes differ: retries are rare, byte-identical ones the rule)."""
+    if prior.request_body is not None:
+        return prior.request_body == body or canonical_digest(prior.request_body) == canonical_digest(body)
+    return prior.body_digest == canonical_digest(body)
 
 
 class Dispatcher:
@@ -111,46 +128,43 @@ class Dispatcher:
         token = read_username_token(header)
         scope = read_distribution_scope(header, self.schemas) if name == "EiDistributeTender" else DistributionScope()
         now = self.clock()
+        refusal = None
         with UnitOfWork(self.engine) as uow:
-            party_id = self.authenticator.authenticate(uow.conn, token, now)
+            party_id = self.authenticator.authenticate(uow, token, now)
             check_speaks_for(party_id, payload)
-            request = h.Request(uow.conn, party_id, payload, now, self.market_of, self.max_items, scope)
-            reply, refused = self._attempt(operation, request)
-            if not operation.idempotent or (refused is None and self._log(request, operation, reply)):
+            request = h.Request(uow, party_id, payload, now, self.market_of, self.max_items, scope)
+            try:
+                reply = operation.handler(request)
+                if operation.idempotent:
+                    requests.queue_answer(
+                        uow, party_id, request.request_id, name, logged_body(payload, scope), etree.tostring(reply)
+                    )
                 self.schemas.check_response(reply)
-                uow.commit()
+                uow.commit()  # sends the queued writes: a refusal or an earlier answer shows here
                 return reply
+            except TemixError as refused:
+                refusal = self._refusal(operation, request, refused)
+            except requests.AnsweredFirstError:
+                pass
         # Rolled back: a state-changing request was refused (its writes undone), or an answer
         # under its requestID was logged first (a retry). Settle it in a second transaction.
         with UnitOfWork(self.engine) as uow:
-            self.authenticator.authenticate(uow.conn, token, now)  # remembers the nonce again
-            reply = self._settle(operation, replace(request, conn=uow.conn), reply if refused else None)
+            self.authenticator.authenticate(uow, token, now)  # remembers the nonce again
+            reply = self._settle(operation, replace(request, uow=uow), refusal)
             self.schemas.check_response(reply)
             uow.commit()
         return reply
 
-    def _attempt(self, operation: Operation, request: h.Request) -> tuple[etree._Element, TemixError | None]:
-        try:
-            return operation.handler(request), None
-        except TemixError as refused:
-            return self._refusal(operation, request, refused), refused
-
-    @staticmethod
-    def _log(request: h.Request, operation: Operation, reply: etree._Element) -> bool:
-        """Log the reply as the answer to the requestID; False if one was logged first. A
-        concurrent twin's insert makes this one wait until the twin commits."""
-        digest = body_digest(request.payload, request.scope)
-        return requests.record(
-            request.conn, request.party_id, request.request_id, operation.name, digest, etree.tostring(reply)
-        )
-
     def _settle(self, operation: Operation, request: h.Request, refusal: etree._Element | None) -> etree._Element:
         """The refusal, logged as the answer; or the answer logged first, if it was for the
         same request; or 463 if the requestID was used for another."""
-        if refusal is not None and self._log(request, operation, refusal):
+        body = logged_body(request.payload, request.scope)
+        if refusal is not None and requests.record(
+            request.conn, request.party_id, request.request_id, operation.name, body, etree.tostring(refusal)
+        ):
             return refusal
         prior = requests.find(request.conn, request.party_id, request.request_id)
-        if prior.body_digest != body_digest(request.payload, request.scope) or prior.operation != operation.name:
+        if prior.operation != operation.name or not same_request(prior, body):
             return self._refusal(
                 operation,
                 request,

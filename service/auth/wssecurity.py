@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -66,24 +67,41 @@ def password_digest(nonce: bytes, created: str, password: str) -> str:
 
 
 class Authenticator:
-    """Verifies a UsernameToken against the party table, in the request's transaction."""
+    """Verifies a UsernameToken against the party table, in the request's unit of work.
 
-    def __init__(self, secret_key: bytes | None, clock_skew: timedelta):
+    A party's stored credentials are remembered for ``credential_ttl`` seconds per worker
+    (a lookup is a round trip on every request otherwise), so a changed password or a removed
+    party takes effect within that time; 0 looks them up every time."""
+
+    def __init__(self, secret_key: bytes | None, clock_skew: timedelta, credential_ttl: float = 10.0):
         self.secret_key = secret_key
         self.clock_skew = clock_skew
+        self.credential_ttl = credential_ttl
         self._pepper = secrets.token_bytes(32)
         self._verified: dict[tuple[str, str], bytes] = {}
+        self._credentials: dict[str, tuple[float, tuple[str, bytes | None]]] = {}
 
-    def authenticate(self, conn, token: UsernameToken, now: datetime) -> str:
-        credentials = get_party_credentials(conn, token.username)
+    def authenticate(self, uow, token: UsernameToken, now: datetime) -> str:
+        credentials = self._credentials_of(uow, token.username)
         if credentials is None:
             raise AuthenticationFault("The security token could not be authenticated")
         password_hash, sealed = credentials
         if token.digest:
-            self._check_digest(conn, token, sealed, now)
+            self._check_digest(uow.conn, token, sealed, now)
         elif not self._check_text(token, password_hash):
             raise AuthenticationFault("The security token could not be authenticated")
         return token.username
+
+    def _credentials_of(self, uow, party_id: str) -> tuple[str, bytes | None] | None:
+        remembered = self._credentials.get(party_id)
+        if remembered is not None and remembered[0] > time.monotonic():
+            return remembered[1]
+        credentials = get_party_credentials(uow.conn, party_id)
+        if credentials is not None and self.credential_ttl > 0:  # an unknown party is asked again
+            if len(self._credentials) >= VERIFIED_CACHE_SIZE:
+                self._credentials.clear()
+            self._credentials[party_id] = (time.monotonic() + self.credential_ttl, credentials)
+        return credentials
 
     def _check_text(self, token: UsernameToken, password_hash: str) -> bool:
         key = (token.username, password_hash)

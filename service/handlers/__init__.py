@@ -19,19 +19,25 @@ from service.soap import mapping as m
 from service.soap.ns import EI, EMIX, PYLD, STRM, TEMIX, q
 from service.soap.scope import DistributionScope
 from service.store.narrowing import Narrowing
+from service.store.uow import UnitOfWork
 
 
 @dataclass(frozen=True)
 class Request:
     """What every handler gets: the authenticated party, the payload, the server clock."""
 
-    conn: object
+    uow: UnitOfWork
     party_id: str
     payload: etree._Element
     now: datetime
     market_of: Callable[[str], MarketContext]
     max_items: int
     scope: DistributionScope = DistributionScope()  # temix:distributionScope header
+
+    @property
+    def conn(self):
+        """The SQLAlchemy connection, inside the request's transaction."""
+        return self.uow.conn
 
     @property
     def request_id(self) -> str:

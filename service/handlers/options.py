@@ -7,7 +7,7 @@ from dataclasses import replace
 from lxml import etree
 
 from service.domain import units
-from service.domain.errors import DuplicateIdError, NotFoundError, NotPermittedError
+from service.domain.errors import NotFoundError, NotPermittedError
 from service.domain.options import Exercise, OptionType, check_exercise, holder_of
 from service.handlers import Request, ok, reply_exercised_option
 from service.soap import mapping as m
@@ -28,7 +28,7 @@ def exercise_option(req: Request) -> etree._Element:
     accepted = m.read_product(etree.fromstring(option.product_xml), req.market_of)
     side = OptionType(option.option_type).holder_underlying_side
     earlier = [Exercise(interval, rate) for interval, rate in transactions.exercises_of(req.conn, option.pk)]
-    made, changes = [], []
+    made, changes, rows = [], [], []
     for element in req.payload.iter(q(TEMIX, "exercise")):
         transaction_id = m.text_of(element, q(EI, "transactionID"))
         quantity = m.required(element, q(EMIX, "quantity"))
@@ -46,9 +46,9 @@ def exercise_option(req: Request) -> etree._Element:
             etree.tostring(xml, method="c14n"),
         )
         row["option_transaction_pk"] = option.pk
-        if not transactions.insert_transaction(req.conn, row):
-            raise DuplicateIdError(f"transactionID {transaction_id!r} is already used by {req.party_id!r}")
+        rows.append(row)
         changes += positions.changes_for_transaction(req.party_id, writer_id, terms)
         made.append(transaction_id)
-    positions.apply(req.conn, changes)
+    transactions.queue_transactions(req.uow, req.party_id, rows)
+    positions.apply(req.uow, changes)
     return reply_exercised_option(req, ok(req), made)

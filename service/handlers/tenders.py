@@ -27,15 +27,22 @@ def create_tender(req: Request) -> etree._Element:
     counterparty = req.text(q(EI, "counterPartyID"))
     _check_counterparty(req, counterparty)
     rows = [_tender_row(req, element, counterparty) for element in req.payload.iter(q(EI, "eiTender"))]
-    _insert_tenders(req, rows)
+    _check_distinct(req, rows)
+    tenders.queue_tenders(req.uow, req.party_id, rows)  # written with the commit: one round trip
     return reply_created_tender(req, ok(req), [row["tender_id"] for row in rows])
 
 
-def _insert_tenders(req: Request, rows: list[dict]) -> list[int]:
+def _check_distinct(req: Request, rows: list[dict]) -> None:
     tender_ids = [row["tender_id"] for row in rows]
-    pks = tenders.insert_tenders(req.conn, rows)
-    if len(set(tender_ids)) != len(tender_ids) or len(pks) != len(rows):
+    if len(set(tender_ids)) != len(tender_ids):
         raise DuplicateIdError(f"A tenderID of {tender_ids} is already used by {req.party_id!r}")
+
+
+def _insert_tenders(req: Request, rows: list[dict]) -> list[int]:
+    _check_distinct(req, rows)
+    pks = tenders.insert_tenders(req.conn, rows)
+    if len(pks) != len(rows):
+        raise DuplicateIdError(f"A tenderID of {[row['tender_id'] for row in rows]} is already used by {req.party_id!r}")
     return pks
 
 
@@ -84,14 +91,14 @@ def _tender_row(req: Request, element: etree._Element, counterparty: str | None)
 def cancel_tender(req: Request) -> etree._Element:
     found = []
     for tender_id in req.texts(q(EI, "tenderID")):
-        stored = tenders.lock(req.conn, req.party_id, tender_id)
+        stored = tenders.lock(req.uow, req.party_id, tender_id)
         if stored is None:
-            if tenders.addressed_to(req.conn, req.party_id, tender_id):
+            if tenders.addressed_to(req.uow, req.party_id, tender_id):
                 raise NotPermittedError(f"Tender {tender_id!r} is not yours to cancel")
             raise NotFoundError(f"You have no tender {tender_id!r}")
         check_cancellable(stored.tender, req.party_id, req.now)
         found.append(stored.pk)
-    tenders.cancel(req.conn, found, req.now)
+    tenders.cancel(req.uow, found, req.now)
     return reply_canceled_tender(req, ok(req))
 
 

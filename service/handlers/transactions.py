@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from lxml import etree
 
-from service.domain.errors import DuplicateIdError, InvalidValueError, NotFoundError
+from service.domain.errors import InvalidValueError, NotFoundError
 from service.domain.tenders import check_acceptance
 from service.handlers import Request, narrowing, ok, reply_created_transaction, reply_transactions, truncation
 from service.soap import mapping as m
@@ -30,28 +30,27 @@ def create_transaction(req: Request) -> etree._Element:
     # Lock every tender first, in one order, then write: concurrent requests queue, never deadlock.
     locked = {}
     for tender_id in sorted({tender_id for _, tender_id, _, _ in accepted}):
-        stored = tenders.lock(req.conn, maker_id, tender_id)
+        stored = tenders.lock(req.uow, maker_id, tender_id)
         if stored is None:
             raise NotFoundError(f"{maker_id!r} has no tender {tender_id!r}")
         locked[tender_id] = stored
-    changes = []
+    changes, rows = [], []
     for transaction_id, tender_id, product, element in accepted:
         stored = locked[tender_id]
         may_see = stored.tender.counterparty_id == req.party_id or (
-            stored.tender.counterparty_id is None and tenders.is_recipient(req.conn, stored.pk, req.party_id)
+            stored.tender.counterparty_id is None and tenders.is_recipient(req.uow, stored.pk, req.party_id)
         )
         check_acceptance(stored.tender, req.party_id, may_see, product.terms, req.now, product.option)
-        tenders.take(req.conn, stored.pk, product.terms.quantity_kw)
+        tenders.take(req.uow, stored.pk, product.terms.quantity_kw)
         locked[tender_id] = _after_take(stored, product.terms.quantity_kw)
-        row = transactions.new_row(
+        rows.append(transactions.new_row(
             req.party_id, req.request_id, maker_id, transaction_id, stored.pk, product,
             etree.tostring(element, method="c14n"),
-        )
-        if not transactions.insert_transaction(req.conn, row):
-            raise DuplicateIdError(f"transactionID {transaction_id!r} is already used by {req.party_id!r}")
+        ))
         if product.option is None:  # an option changes no position until it is exercised
             changes += positions.changes_for_transaction(req.party_id, maker_id, product.terms)
-    positions.apply(req.conn, changes)
+    transactions.queue_transactions(req.uow, req.party_id, rows)
+    positions.apply(req.uow, changes)
     return reply_created_transaction(req, ok(req), [a[0] for a in accepted])
 
 

@@ -1,8 +1,8 @@
 """SOAP faults: what the client did wrong, said precisely, never with a stack trace.
 
-These are raised anywhere in the SOAP layer and turned into a SOAP 1.1 Fault by
-``spyne_app`` (the only module that knows spyne). Business-rule breaches are not faults:
-they are ``service.domain.errors.TemixError`` and become an EiResponse.
+These are raised anywhere in the SOAP layer and turned into a SOAP 1.1 Fault by the endpoint
+(``service.soap.endpoint``, or ``spyne_app`` when TEMIX_SOAP_STACK=spyne). Business-rule
+breaches are not faults: they are ``service.domain.errors.TemixError`` and become an EiResponse.
 """
 
 

@@ -10,22 +10,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from lxml import etree
-
-from service.soap.faults import RequestTooLargeFault, SoapFault
-from service.soap.ns import SOAP11_ENV, q
-
-XML = "text/xml; charset=utf-8"
-
-
-def fault_envelope(fault: SoapFault) -> bytes:
-    envelope = etree.Element(q(SOAP11_ENV, "Envelope"), nsmap={"soap11env": SOAP11_ENV})
-    body = etree.SubElement(envelope, q(SOAP11_ENV, "Body"))
-    element = etree.SubElement(body, q(SOAP11_ENV, "Fault"))
-    etree.SubElement(element, "faultcode").text = f"soap11env:{fault.faultcode}"
-    etree.SubElement(element, "faultstring").text = fault.faultstring
-    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
-
+from service.soap.endpoint import XML, fault_envelope
+from service.soap.faults import RequestTooLargeFault
 
 class SoapFront:
     def __init__(self, schema_dir: Path, endpoints: dict[str, object], max_body_bytes: int):

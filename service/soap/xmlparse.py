@@ -49,18 +49,15 @@ def _line_of(data: bytes) -> int:
     return data[: data.find(b"<!DOCTYPE")].count(b"\n") + 1
 
 
+# any element deeper than MAX_DEPTH, found by libxml2's XPath rather than a walk in Python
+_TOO_DEEP = etree.XPath("/*" * (MAX_DEPTH + 1) + "[1]")
+
+
 def _check_tree(root: etree._Element) -> None:
     """Refuse leftover entity references and trees nested deeper than MAX_DEPTH."""
-    stack = [(root, 1)]
-    while stack:
-        element, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise ForbiddenXmlFault(
-                f"XML nested deeper than {MAX_DEPTH} levels (line {element.sourceline})"
-            )
-        for child in element:
-            if isinstance(child, etree._Entity):
-                raise ForbiddenXmlFault(
-                    f"Entity reference &{child.name}; is not allowed (line {child.sourceline})"
-                )
-            stack.append((child, depth + 1))
+    deep = _TOO_DEEP(root)
+    if deep:
+        raise ForbiddenXmlFault(f"XML nested deeper than {MAX_DEPTH} levels (line {deep[0].sourceline})")
+    entity = next(root.iter(etree.Entity), None)
+    if entity is not None:
+        raise ForbiddenXmlFault(f"Entity reference &{entity.name}; is not allowed (line {entity.sourceline})")

@@ -21,7 +21,7 @@ def to_sqlalchemy_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, application_name: str = APPLICATION_NAME) -> Engine:
+def make_engine(url: str, *, application_name: str = APPLICATION_NAME, autocommit: bool = False) -> Engine:
     """An engine for one process.
 
     A gunicorn sync worker serves one request at a time inside one unit of work, so it needs
@@ -30,6 +30,9 @@ def make_engine(url: str, *, application_name: str = APPLICATION_NAME) -> Engine
     the server closed (restart) fails the one request that finds it, with a Server fault and
     nothing applied; SQLAlchemy then discards the pool, and the client's retry, safe because
     requests are idempotent on requestID, gets a fresh connection.
+
+    ``autocommit``: connections in autocommit mode from the start, for the service's units of
+    work, which frame their transactions themselves (``service.store.uow``).
     """
     parsed = make_url(to_sqlalchemy_url(url))
     connect_args = {}
@@ -42,4 +45,6 @@ def make_engine(url: str, *, application_name: str = APPLICATION_NAME) -> Engine
         pool_timeout=10,
         pool_recycle=3600,
         connect_args=connect_args,
+        # the units of work end their transactions themselves: nothing to reset on return
+        **({"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}),
     )

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
 
 from service.domain import positions as domain
 from service.domain.intervals import Interval
@@ -28,9 +27,17 @@ class PositionKey:
     delivery_node: str
 
 
-def apply(conn, changes: list[tuple[PositionKey, PositionChange]]) -> None:
-    """Add change points, merged first (one row may be touched once per statement) and in
-    key order, so concurrent writers lock rows in the same order and cannot deadlock here."""
+_KEY = ", ".join(c.name for c in position_change.primary_key.columns)
+_ADD = (
+    f" ON CONFLICT ({_KEY}) DO UPDATE SET rate_kw = position_change.rate_kw + EXCLUDED.rate_kw,"
+    " value_rate = position_change.value_rate + EXCLUDED.value_rate"
+)
+
+
+def apply(uow, changes: list[tuple[PositionKey, PositionChange]]) -> None:
+    """Add change points with the unit's commit, merged first (one row may be touched once
+    per statement) and in key order, so concurrent writers lock rows in the same order and
+    cannot deadlock here."""
     by_key: dict[PositionKey, list[PositionChange]] = defaultdict(list)
     for key, change in changes:
         by_key[key].append(change)
@@ -39,19 +46,8 @@ def apply(conn, changes: list[tuple[PositionKey, PositionChange]]) -> None:
         for key in sorted(by_key)
         for change in domain.merge(by_key[key])
     ]
-    if not rows:
-        return
-    statement = insert(position_change)
-    conn.execute(  # executemany: one cached statement, sent as one multi-row VALUES
-        statement.on_conflict_do_update(
-            index_elements=[c.name for c in position_change.primary_key.columns],
-            set_=dict(
-                rate_kw=position_change.c.rate_kw + statement.excluded.rate_kw,
-                value_rate=position_change.c.value_rate + statement.excluded.value_rate,
-            ),
-        ),
-        rows,
-    )
+    if rows:
+        uow.queue(uow.insert_sql("temix_add_position", "position_change", rows, _ADD))
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,10 @@ request_log = Table(
     Column("party_id", Text, nullable=False),
     Column("request_id", Text, nullable=False),
     Column("operation", Text, nullable=False),
-    Column("body_digest", LargeBinary, nullable=False),
+    # the request payload as it came (digested with C14N 2.0 only when a retry differs)
+    Column("request_body", LargeBinary),
+    # SHA-256 of the payload's C14N 2.0 form: what rows logged before migration 0010 kept
+    Column("body_digest", LargeBinary),
     Column("response", LargeBinary),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
     PrimaryKeyConstraint("party_id", "request_id"),

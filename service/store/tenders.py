@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, union_all, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import or_, select, union_all
 from sqlalchemy.dialects.postgresql import insert
 
-from service.domain.errors import NotFoundError
+from service.domain.errors import DuplicateIdError, NotFoundError
 from service.domain.intervals import Interval
 from service.domain.options import OptionTerms, OptionType
 from service.domain.tenders import Interface, Side, Tender, Terms
 from service.store.narrowing import Narrowing, terms_columns
-from service.store.tables import party_group, party_market_context, party_service_area, tender, tender_recipient
+from service.store.tables import (
+    party_group,
+    party_market_context,
+    party_service_area,
+    tender,
+    tender_recipient,
+)
 
-
-FOREIGN_KEY_VIOLATION = "23503"
+UNIQUE_TENDER_ID = "uq_tender_party_tender_id"
+COUNTERPARTY_KEY = "tender_counterparty_id_fkey"
 
 
 @dataclass(frozen=True)
@@ -42,18 +48,24 @@ def new_row(party_id, request_id, counterparty_id, product, tender_id, product_x
     )
 
 
+def queue_tenders(uow, party_id: str, rows: list[dict]) -> None:
+    """Insert the rows with the unit's commit. A tenderID the party already used, or an
+    unregistered counterparty (the foreign key: no lookup of our own), refuses the request."""
+    tender_ids = [row["tender_id"] for row in rows]
+    uow.queue(
+        uow.insert_sql("temix_insert_tender", "tender", rows),
+        refusals={
+            UNIQUE_TENDER_ID: lambda: DuplicateIdError(f"A tenderID of {tender_ids} is already used by {party_id!r}"),
+            COUNTERPARTY_KEY: lambda: NotFoundError(f"Counterparty {rows[0]['counterparty_id']!r} is not registered"),
+        },
+    )
+
+
 def insert_tenders(conn, rows: list[dict]) -> list[int]:
-    """Insert all rows; return the new rows' keys (a repeated tenderID is skipped). An
-    unregistered counterparty is refused by the foreign key, without a lookup of our own."""
+    """Insert all rows now; return the new rows' keys (a repeated tenderID is skipped)."""
     # executemany (one cached statement, sent as multi-row VALUES), not .values(rows), which
     # compiles a new statement for every request
-    try:
-        inserted = conn.execute(insert(tender).on_conflict_do_nothing().returning(tender.c.id), rows).all()
-    except IntegrityError as error:
-        if getattr(error.orig, "pgcode", None) == FOREIGN_KEY_VIOLATION:
-            raise NotFoundError(f"Counterparty {rows[0]['counterparty_id']!r} is not registered") from error
-        raise
-    return [row.id for row in inserted]
+    return [row.id for row in conn.execute(insert(tender).on_conflict_do_nothing().returning(tender.c.id), rows)]
 
 
 def _to_domain(row) -> StoredTender:
@@ -89,37 +101,30 @@ def _option(row) -> OptionTerms | None:
     return OptionTerms(OptionType(row.option_type), Side(row.holder_side), row.strike_per_kwh)
 
 
-def lock(conn, party_id: str, tender_id: str) -> StoredTender | None:
+_LOCKED = tuple(c.name for c in tender.c if c.name != "product_xml")  # the rules need no product
+TenderRow = namedtuple("TenderRow", _LOCKED)
+_LOCK = f"SELECT {', '.join(_LOCKED)} FROM tender WHERE party_id = %s AND tender_id = %s FOR UPDATE"
+
+
+def lock(uow, party_id: str, tender_id: str) -> StoredTender | None:
     """The tender, row-locked until commit: concurrent acceptances queue here."""
-    # every column but the stored product, which the rules do not need
-    row = conn.execute(
-        select(*(c for c in tender.c if c.name != "product_xml"))
-        .where(tender.c.party_id == party_id, tender.c.tender_id == tender_id)
-        .with_for_update()
-    ).first()
-    return _to_domain(row) if row else None
+    rows = uow.fetch(uow.sql("temix_lock_tender", _LOCK, (party_id, tender_id)))
+    return _to_domain(TenderRow(*rows[0])) if rows else None
 
 
-def addressed_to(conn, party_id: str, tender_id: str) -> bool:
+def addressed_to(uow, party_id: str, tender_id: str) -> bool:
     """Whether some other party's tender with this ID is addressed to ``party_id``."""
-    return (
-        conn.execute(
-            select(tender.c.id).where(
-                tender.c.tender_id == tender_id, tender.c.counterparty_id == party_id
-            )
-        ).first()
-        is not None
-    )
+    query = "SELECT 1 FROM tender WHERE tender_id = %s AND counterparty_id = %s LIMIT 1"
+    return bool(uow.fetch(uow.sql("temix_addressed_to", query, (tender_id, party_id))))
 
 
-def cancel(conn, pks: list[int], now: datetime) -> None:
-    conn.execute(update(tender).where(tender.c.id.in_(pks)).values(cancelled_at=now))
+def cancel(uow, pks: list[int], now: datetime) -> None:
+    uow.queue(uow.sql("temix_cancel_tender", "UPDATE tender SET cancelled_at = %s WHERE id = ANY(%s)", (now, pks)))
 
 
-def take(conn, pk: int, quantity_kw) -> None:
-    conn.execute(
-        update(tender).where(tender.c.id == pk).values(remaining_kw=tender.c.remaining_kw - quantity_kw)
-    )
+def take(uow, pk: int, quantity_kw) -> None:
+    """Reduce the locked tender's remaining rate (its check constraint keeps it >= 0)."""
+    uow.queue(uow.sql("temix_take", "UPDATE tender SET remaining_kw = remaining_kw - %s WHERE id = %s", (quantity_kw, pk)))
 
 
 @dataclass(frozen=True)
@@ -192,12 +197,6 @@ def address(conn, tender_pks: list[int], party_ids: list[str]) -> None:
         )
 
 
-def is_recipient(conn, tender_pk: int, party_id: str) -> bool:
-    return (
-        conn.execute(
-            select(tender_recipient.c.tender_pk).where(
-                tender_recipient.c.tender_pk == tender_pk, tender_recipient.c.party_id == party_id
-            )
-        ).first()
-        is not None
-    )
+def is_recipient(uow, tender_pk: int, party_id: str) -> bool:
+    query = "SELECT 1 FROM tender_recipient WHERE tender_pk = %s AND party_id = %s"
+    return bool(uow.fetch(uow.sql("temix_is_recipient", query, (tender_pk, party_id))))

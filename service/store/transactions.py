@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.dialects.postgresql import insert
 
+from service.domain.errors import DuplicateIdError
 from service.domain.intervals import Interval
 from service.domain.tenders import Side
 from service.store.narrowing import Narrowing, terms_columns
 from service.store.tables import tender, transaction
+
+UNIQUE_TRANSACTION_ID = "uq_transaction_party_transaction_id"
 
 
 @dataclass(frozen=True)
@@ -36,13 +38,14 @@ def new_row(party_id, request_id, maker_id, transaction_id, tender_pk, product, 
     )
 
 
-def insert_transaction(conn, row: dict) -> bool:
-    """False if the acceptor already used this transactionID."""
-    return (
-        conn.execute(
-            insert(transaction).values(row).on_conflict_do_nothing().returning(transaction.c.id)
-        ).first()
-        is not None
+def queue_transactions(uow, party_id: str, rows: list[dict]) -> None:
+    """Insert the rows with the unit's commit; a transactionID the party already used refuses
+    the request."""
+    ids = [row["transaction_id"] for row in rows]
+    named = f"transactionID {ids[0]!r}" if len(ids) == 1 else f"A transactionID of {ids}"
+    uow.queue(
+        uow.insert_sql("temix_insert_transaction", "transaction", rows),
+        refusals={UNIQUE_TRANSACTION_ID: lambda: DuplicateIdError(f"{named} is already used by {party_id!r}")},
     )
 
 

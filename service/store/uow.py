@@ -1,28 +1,120 @@
-"""The unit of work: one request = one database transaction.
+"""The unit of work: one request = one database transaction, in as few round trips as we can.
 
-``with UnitOfWork(engine) as uow: ... uow.commit()``; leaving the block any other way
-rolls back, so a fault or a crash writes nothing.
+``with UnitOfWork(engine) as uow: ... uow.commit()``; leaving the block any other way rolls
+back, so a fault or a crash writes nothing.
+
+The connection runs in autocommit mode and the transaction is framed here, because each
+round trip costs more than the statements of a small request (measured in bench/). BEGIN
+travels with the first statement that needs an answer (``fetch``), writes whose result is
+not needed are queued (``queue``) and sent with COMMIT as one message. A request that only
+writes (EiCreateTender) sends one message and no BEGIN: PostgreSQL runs the statements of
+one simple-query message as one transaction. In both cases an error stops the message and
+nothing of it stays. Statements are prepared once per connection and their parameters quoted
+in by psycopg2 (``sql``).
+
+``uow.conn`` is the SQLAlchemy connection for Core statements: asking for it begins the
+transaction (and sends the queued writes), so Core and queued statements share it.
 """
 
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Callable, Mapping
+
+import psycopg2
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 from sqlalchemy.engine import Connection, Engine
+
+# constraint name -> the error a violation of it means (e.g. a duplicate tenderID)
+Refusals = Mapping[str, Callable[[], Exception]]
 
 
 class UnitOfWork:
     def __init__(self, engine: Engine):
         self._engine = engine
-        self.conn: Connection | None = None
 
-    def __enter__(self) -> "UnitOfWork":
-        self.conn = self._engine.connect()
-        self._transaction = self.conn.begin()
+    def __enter__(self) -> UnitOfWork:
+        self._conn = self._engine.connect()
+        dbapi = self._conn.connection.dbapi_connection
+        if not dbapi.autocommit:  # the service's engine is autocommit already (make_engine)
+            self._conn = self._conn.execution_options(isolation_level="AUTOCOMMIT")
+        self._cursor = dbapi.cursor()
+        # names of the statements prepared on this connection (kept while it lives in the pool)
+        self._prepared: set[str] = self._conn.connection.info.setdefault("temix_prepared", set())
+        self._preparing: list[str] = []
+        self._begun = False
+        self._queued: list[bytes] = []
+        self._refusals: dict[str, Callable[[], Exception]] = {}
         return self
 
     def __exit__(self, *exc_info) -> None:
         try:
-            if self._transaction.is_active:
-                self._transaction.rollback()
+            if self._cursor.connection.info.transaction_status != TRANSACTION_STATUS_IDLE:
+                self._cursor.execute("ROLLBACK")
+            if self._preparing:  # a failed message: which of its PREPAREs ran is unknown
+                self._cursor.execute("DEALLOCATE ALL")
+                self._prepared.clear()
         finally:
-            self.conn.close()
+            self._cursor.close()
+            self._conn.close()
+
+    def sql(self, name: str, template: str, params: tuple | list) -> bytes:
+        """EXECUTE of ``template`` (with %s parameters) prepared as ``name`` on this
+        connection: PREPARE travels with its first use, later requests skip the planning
+        (~0.1 ms a statement here). Parameters are quoted in by psycopg2, client side."""
+        statement = self._cursor.mogrify(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
+        if name in self._prepared:
+            return statement
+        numbered = iter(range(1, len(params) + 1))
+        self._preparing.append(name)
+        return f"PREPARE {name} AS {re.sub('%s', lambda _: f'${next(numbered)}', template)};\n".encode() + statement
+
+    def insert_sql(self, name: str, table: str, rows: list[dict], suffix: str = "") -> bytes:
+        """One multi-row INSERT of ``rows`` (dicts with the same keys: our column names)."""
+        columns = list(rows[0])
+        row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        template = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * len(rows))}{suffix}"
+        shape = f"{len(rows)}_{zlib.crc32(template.encode()):08x}"  # one prepared statement per shape
+        return self.sql(f"{name}_{shape}", template, [r[c] for r in rows for c in columns])
+
+    def queue(self, statement: bytes, refusals: Refusals | None = None) -> None:
+        """A write sent later, with the next fetch or with COMMIT. A violation of one of the
+        ``refusals`` constraints raises the error it names then."""
+        self._queued.append(statement)
+        self._refusals.update(refusals or {})
+
+    def fetch(self, statement: bytes) -> list[tuple]:
+        """The rows of a query run inside the transaction, after the queued writes."""
+        self._send(statement, begin=True)
+        return self._cursor.fetchall()
+
+    @property
+    def conn(self) -> Connection:
+        """The SQLAlchemy connection, inside this unit's transaction."""
+        if not self._begun or self._queued:
+            self._send(None, begin=True)
+        return self._conn
 
     def commit(self) -> None:
-        self._transaction.commit()
+        if self._begun:
+            self._send(b"COMMIT", begin=False)
+        elif self._queued:
+            self._send(None, begin=False)  # one message: one implicit transaction
+
+    def _send(self, statement: bytes | None, *, begin: bool) -> None:
+        parts = [b"BEGIN"] if begin and not self._begun else []
+        parts += self._queued
+        if statement is not None:
+            parts.append(statement)
+        self._queued = []
+        self._begun = self._begun or begin
+        try:
+            self._cursor.execute(b";\n".join(parts))
+            self._prepared.update(self._preparing)
+            self._preparing = []
+        except psycopg2.IntegrityError as error:
+            refusal = self._refusals.get(error.diag.constraint_name)
+            if refusal is None:
+                raise
+            raise refusal() from error

@@ -1,0 +1,99 @@
+"""The SOAP 1.1 endpoint: envelope in, payload to the dispatcher, envelope or Fault out.
+
+Per request: parse with the hardened parser, insist on one Body child this endpoint routes,
+validate it against the schemas, hand it with the header entries to ``handle``, and wrap the
+reply (validated by the dispatcher) in an envelope. Refusals are SOAP 1.1 Faults (HTTP 500)
+with a code and a message that says what is wrong and where; anything unexpected is logged
+and answered with a bare Server fault.
+
+This replaces spyne on the request path: for this contract spyne only dispatched bare AnyXml
+methods (its generated WSDL is not used, see stack-notes), and that cost ~0.4 ms of a
+~1.5 ms request (bench/README.md). ``service.soap.spyne_app`` keeps the spyne endpoint, the
+same contract, selectable with TEMIX_SOAP_STACK=spyne.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from lxml import etree
+
+from service.soap.faults import SoapEnvelopeFault, SoapFault
+from service.soap.ns import SOAP11_ENV, WSSE, q
+from service.soap.schema import SchemaSet
+from service.soap.xmlparse import parse_document
+
+log = logging.getLogger(__name__)
+
+XML = "text/xml; charset=utf-8"
+ENVELOPE, BODY, HEADER, FAULT = (q(SOAP11_ENV, name) for name in ("Envelope", "Body", "Header", "Fault"))
+FAULT_PREFIXES = {"wsse": WSSE}  # fault codes qualified by another namespace than SOAP's
+
+Handle = Callable[[list | None, etree._Element], etree._Element]
+
+
+def envelope_of(reply: etree._Element) -> bytes:
+    envelope = etree.Element(ENVELOPE, nsmap={"soap11env": SOAP11_ENV})
+    etree.SubElement(envelope, BODY).append(reply)
+    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+
+
+def fault_envelope(fault: SoapFault) -> bytes:
+    """faultcode ``soap11env:Client.X``, or ``wsse:FailedAuthentication`` as WS-Security says."""
+    prefix, _, _ = fault.faultcode.rpartition(":")
+    code = fault.faultcode if prefix else f"soap11env:{fault.faultcode}"
+    nsmap = {"soap11env": SOAP11_ENV}
+    if prefix in FAULT_PREFIXES:
+        nsmap[prefix] = FAULT_PREFIXES[prefix]
+    envelope = etree.Element(ENVELOPE, nsmap=nsmap)
+    element = etree.SubElement(etree.SubElement(envelope, BODY), FAULT)
+    etree.SubElement(element, "faultcode").text = code
+    etree.SubElement(element, "faultstring").text = fault.faultstring
+    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+
+
+class ServerFault(SoapFault):
+    faultcode = "Server"
+
+
+class SoapEndpoint:
+    """The WSGI app of one endpoint (EiTender, EiTransaction)."""
+
+    def __init__(self, routes: set[str], schemas: SchemaSet, handle: Handle):
+        self.routes = routes  # the payload tags this endpoint takes
+        self.schemas = schemas
+        self.handle = handle
+
+    def __call__(self, environ, start_response):
+        try:
+            reply = self.answer(environ["wsgi.input"].read())
+            status, body = "200 OK", envelope_of(reply)
+        except SoapFault as fault:
+            log.info("refused with a fault: %s: %s", fault.faultcode, fault.faultstring)
+            status, body = "500 Internal Server Error", fault_envelope(fault)
+        except Exception:
+            log.exception("request failed")  # the traceback stays in our log, never in the reply
+            fault = ServerFault("Internal error: the request was not applied")
+            status, body = "500 Internal Server Error", fault_envelope(fault)
+        start_response(status, [("Content-Type", XML), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def answer(self, data: bytes) -> etree._Element:
+        envelope = parse_document(data)
+        if envelope.tag != ENVELOPE:
+            raise SoapEnvelopeFault(f"Expected a SOAP 1.1 Envelope ({SOAP11_ENV}), got {envelope.tag}")
+        body = envelope.find(BODY)
+        if body is None or len(body) != 1:
+            raise SoapEnvelopeFault("The SOAP Body must hold exactly one payload element")
+        payload = body[0]
+        if payload.tag not in self.routes:
+            raise SoapEnvelopeFault(f"This endpoint has no operation for {payload.tag}")
+        self.schemas.check_request(payload)
+        header = envelope.find(HEADER)
+        return self.handle(list(header) if header is not None else None, payload)
+
+
+def soap_endpoint(endpoint: str, operations: dict[str, str], schemas: SchemaSet, handle: Handle) -> SoapEndpoint:
+    """A WSGI app for one endpoint. ``operations`` maps payload tag -> operation name."""
+    return SoapEndpoint(set(operations), schemas, handle)
