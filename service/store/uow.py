@@ -42,7 +42,8 @@ class UnitOfWork:
         self._cursor = dbapi.cursor()
         # names of the statements prepared on this connection (kept while it lives in the pool)
         self._prepared: set[str] = self._conn.connection.info.setdefault("temix_prepared", set())
-        self._preparing: list[str] = []
+        self._preparing: list[str] = []  # PREPAREd by statements not sent yet
+        self._failed_preparing = False
         self._begun = False
         self._queued: list[bytes] = []
         self._refusals: dict[str, Callable[[], Exception]] = {}
@@ -52,7 +53,7 @@ class UnitOfWork:
         try:
             if self._cursor.connection.info.transaction_status != TRANSACTION_STATUS_IDLE:
                 self._cursor.execute("ROLLBACK")
-            if self._preparing:  # a failed message: which of its PREPAREs ran is unknown
+            if self._failed_preparing:  # which PREPAREs of a failed message ran is unknown
                 self._cursor.execute("DEALLOCATE ALL")
                 self._prepared.clear()
         finally:
@@ -64,7 +65,7 @@ class UnitOfWork:
         connection: PREPARE travels with its first use, later requests skip the planning
         (~0.1 ms a statement here). Parameters are quoted in by psycopg2, client side."""
         statement = self._cursor.mogrify(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
-        if name in self._prepared:
+        if name in self._prepared or name in self._preparing:
             return statement
         numbered = iter(range(1, len(params) + 1))
         self._preparing.append(name)
@@ -107,14 +108,14 @@ class UnitOfWork:
         parts += self._queued
         if statement is not None:
             parts.append(statement)
-        self._queued = []
+        preparing, self._queued, self._preparing = self._preparing, [], []
         self._begun = self._begun or begin
         try:
             self._cursor.execute(b";\n".join(parts))
-            self._prepared.update(self._preparing)
-            self._preparing = []
-        except psycopg2.IntegrityError as error:
-            refusal = self._refusals.get(error.diag.constraint_name)
-            if refusal is None:
+        except psycopg2.Error as error:
+            self._failed_preparing = bool(preparing)
+            refusal = self._refusals.get(getattr(error.diag, "constraint_name", None))
+            if refusal is None or not isinstance(error, psycopg2.IntegrityError):
                 raise
             raise refusal() from error
+        self._prepared.update(preparing)

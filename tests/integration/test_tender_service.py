@@ -1,6 +1,7 @@
 """EiCreateTender, EiCancelTender, EiRequestTender through the whole stack, in-process,
 on the real PostgreSQL. Every reply is checked against the schemas by the client."""
 
+from lxml import etree
 from sqlalchemy import func, select
 
 from service.soap.ns import EI, EMIX, POWER, q
@@ -115,6 +116,20 @@ def test_retry_with_the_same_request_id_returns_the_same_answer_and_changes_noth
     payload = msg.create_tender("r1", "party-A", "party-B", ("t1", msg.product()))
     first = service.call("/EiTender", payload)
     second = service.call("/EiTender", payload)
+    assert first.code == "200"
+    assert second.body == first.body
+    assert count_tenders(engine) == 1
+
+
+def test_a_retry_written_with_other_prefixes_and_indentation_is_the_same_request(service, engine):
+    payload = msg.create_tender("r1", "party-A", "party-B", ("t1", msg.product()))
+    token = msg.username_token("party-A", service.passwords["party-A"])
+    first = service.raw("/EiTender", msg.envelope(payload, token))
+    # the same request as another client library might write it: ei: -> e2:, indented
+    rewritten = etree.tostring(etree.fromstring(msg.envelope(payload, token)), pretty_print=True)
+    rewritten = rewritten.replace(b"ei:", b"e2:").replace(b"xmlns:ei=", b"xmlns:e2=")
+    assert b"e2:tenderID" in rewritten and b"\n  " in rewritten
+    second = service.raw("/EiTender", rewritten)
     assert first.code == "200"
     assert second.body == first.body
     assert count_tenders(engine) == 1
