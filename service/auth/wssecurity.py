@@ -43,11 +43,14 @@ def read_username_token(header: list[etree._Element] | None) -> UsernameToken:
     security = next((e for e in header or () if e.tag == q(WSSE, "Security")), None)
     if security is None:
         raise AuthenticationFault("No wsse:Security header: a WS-Security UsernameToken is required")
-    token = security.find(q(WSSE, "UsernameToken"))
+    token = next(security.iterchildren(q(WSSE, "UsernameToken")), None)
     if token is None:
         raise AuthenticationFault("wsse:Security carries no wsse:UsernameToken")
-    username = token.findtext(q(WSSE, "Username"), "").strip()
-    password = token.find(q(WSSE, "Password"))
+    parts: dict[str, etree._Element] = {}
+    for part in token:
+        parts.setdefault(part.tag, part)  # the first of each, as find() would
+    username = (getattr(parts.get(q(WSSE, "Username")), "text", None) or "").strip()
+    password = parts.get(q(WSSE, "Password"))
     if not username or password is None:
         raise AuthenticationFault("wsse:UsernameToken needs wsse:Username and wsse:Password")
     kind = password.get("Type", WSSE_PASSWORD_TEXT)
@@ -57,8 +60,8 @@ def read_username_token(header: list[etree._Element] | None) -> UsernameToken:
         username=username,
         password=password.text or "",
         digest=kind == WSSE_PASSWORD_DIGEST,
-        nonce=token.findtext(q(WSSE, "Nonce")),
-        created=token.findtext(q(WSU, "Created")),
+        nonce=getattr(parts.get(q(WSSE, "Nonce")), "text", None),
+        created=getattr(parts.get(q(WSU, "Created")), "text", None),
     )
 
 

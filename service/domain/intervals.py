@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, localcontext
+from functools import lru_cache
 from types import MappingProxyType
 
 from service.domain.errors import InvalidValueError
@@ -181,6 +182,7 @@ def _add_calendar(local: datetime, duration: Duration) -> datetime:
     return wall.replace(tzinfo=local.tzinfo, fold=0)
 
 
+@lru_cache(maxsize=1024)  # a market reuses a few durations; a Duration is immutable
 def parse_duration(text: str) -> Duration:
     """Read a strict ISO 8601 duration ``PnYnMnWnDTnHnMnS``; refuse what TeMIX cannot use.
 

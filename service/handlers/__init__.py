@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 
 from lxml import etree
@@ -39,7 +40,7 @@ class Request:
         """The SQLAlchemy connection, inside the request's transaction."""
         return self.uow.conn
 
-    @property
+    @cached_property
     def request_id(self) -> str:
         return m.request_id_of(self.payload)
 
@@ -47,7 +48,7 @@ class Request:
         return tuple(m.texts(self.payload, tag))
 
     def text(self, tag: str) -> str | None:
-        found = self.payload.find(tag)
+        found = m.child(self.payload, tag)
         return (found.text or "").strip() if found is not None else None
 
 
