@@ -35,13 +35,15 @@ class UnitOfWork:
         self._engine = engine
 
     def __enter__(self) -> UnitOfWork:
-        self._conn = self._engine.connect()
-        dbapi = self._conn.connection.dbapi_connection
-        if not dbapi.autocommit:  # the service's engine is autocommit already (make_engine)
-            self._conn = self._conn.execution_options(isolation_level="AUTOCOMMIT")
+        self._pooled = self._engine.raw_connection()  # a SQLAlchemy Connection only if asked for
+        dbapi = self._pooled.dbapi_connection
+        self._autocommit_set = not dbapi.autocommit  # the service's engine is autocommit already
+        if self._autocommit_set:
+            dbapi.autocommit = True
         self._cursor = dbapi.cursor()
+        self._conn: Connection | None = None
         # names of the statements prepared on this connection (kept while it lives in the pool)
-        self._prepared: set[str] = self._conn.connection.info.setdefault("temix_prepared", set())
+        self._prepared: set[str] = self._pooled.info.setdefault("temix_prepared", set())
         self._preparing: list[str] = []  # PREPAREd by statements not sent yet
         self._failed_preparing = False
         self._begun = False
@@ -56,9 +58,11 @@ class UnitOfWork:
             if self._failed_preparing:  # which PREPAREs of a failed message ran is unknown
                 self._cursor.execute("DEALLOCATE ALL")
                 self._prepared.clear()
+            if self._autocommit_set:
+                self._pooled.dbapi_connection.autocommit = False
         finally:
             self._cursor.close()
-            self._conn.close()
+            (self._conn or self._pooled).close()  # back to the pool
 
     def sql(self, name: str, template: str, params: tuple | list) -> bytes:
         """EXECUTE of ``template`` (with %s parameters) prepared as ``name`` on this
@@ -95,6 +99,8 @@ class UnitOfWork:
         """The SQLAlchemy connection, inside this unit's transaction."""
         if not self._begun or self._queued:
             self._send(None, begin=True)
+        if self._conn is None:
+            self._conn = Connection(self._engine, connection=self._pooled)
         return self._conn
 
     def commit(self) -> None:
