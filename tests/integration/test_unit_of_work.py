@@ -101,3 +101,4 @@ def test_core_statements_share_the_units_transaction(any_engine, engine, party):
         # asking for the SQLAlchemy connection sends the queued write inside the transaction
         assert uow.conn.execute(text("SELECT count(*) FROM used_nonce")).scalar() == 1
     assert nonces(engine) == []
+    assert any_engine.pool.checkedout() == 0  # the connection went back to the pool
