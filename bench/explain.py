@@ -2,8 +2,9 @@
 
 The store functions are called with a connection proxy that, before each statement runs,
 runs it once more under EXPLAIN (ANALYZE, BUFFERS) with the same parameters and keeps the
-plan. Everything happens in one transaction that is rolled back, so the writes explained
-(request log claim, tender insert, take, position upsert) leave nothing behind.
+plan; the write path's raw statements go through ``ExplainingUnit`` instead. Everything
+happens in one transaction that is rolled back, so the writes explained (request log, tender
+insert, take, position upsert) leave nothing behind.
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ class ExplainingConnection:
     def __getattr__(self, name):
         return getattr(self.conn, name)
 
-    def execute(self, statement, *args, **kwargs):
+    def next_label(self) -> str:
         label = self.label
         self.seen[label] = self.seen.get(label, 0) + 1
-        if self.seen[label] > 1:
-            label = f"{label} (statement {self.seen[label]})"
+        return label if self.seen[label] == 1 else f"{label} (statement {self.seen[label]})"
+
+    def execute(self, statement, *args, **kwargs):
+        label = self.next_label()
         given = None
         if args and isinstance(args[0], dict):
             given = args[0]
@@ -48,6 +51,37 @@ class ExplainingConnection:
         shown = {k: (f"<{len(v)} bytes>" if isinstance(v, (bytes, bytearray, memoryview)) else v) for k, v in params.items()}
         self.report.append((label, compiled.string, shown, plan))
         return self.conn.execute(statement, *args, **kwargs)
+
+
+class ExplainingUnit:
+    """The unit-of-work face of the proxy, for the write path's own SQL: each statement is
+    run under EXPLAIN (ANALYZE, BUFFERS), which executes it, in the proxy's transaction."""
+
+    def __init__(self, connection: ExplainingConnection):
+        self.connection = connection
+        self.cursor = connection.conn.connection.dbapi_connection.cursor()
+
+    def sql(self, name, template, params) -> bytes:
+        return self.cursor.mogrify(template, params)  # plain statements: no PREPARE here
+
+    def insert_sql(self, name, table, rows, suffix=""):
+        from service.store.uow import UnitOfWork
+
+        return UnitOfWork.insert_sql(self, name, table, rows, suffix)  # the service's own rendering
+
+    def queue(self, statement: bytes, refusals=None) -> None:
+        self._explain(statement)
+
+    def fetch(self, statement: bytes) -> list[tuple]:
+        self._explain(statement)
+        self.cursor.execute(statement)
+        return self.cursor.fetchall()
+
+    def _explain(self, statement: bytes) -> None:
+        self.cursor.execute(b"EXPLAIN (ANALYZE, BUFFERS, SETTINGS) " + statement)
+        plan = [row[0] for row in self.cursor.fetchall()]
+        text = re.sub(r"'\\x[0-9a-f]{40,}'", "'<bytes>'", statement.decode())
+        self.connection.report.append((self.connection.next_label(), text, {}, plan))
 
 
 def _sequential_scans(plan_lines) -> list[str]:
@@ -79,14 +113,8 @@ def explain_all(engine, include_position_party: bool, only_position_party: bool 
                        POSITION_PARTY_DAY, POSITION_PARTY_DAY + timedelta(days=1))))
             return
         yield "auth: get_party_credentials", lambda c: get_party_credentials(c, party)
-        if hasattr(requests, "claim"):
-            yield ("idempotency: requests.claim (INSERT .. ON CONFLICT DO NOTHING)",
-                   lambda c: requests.claim(c, party, "explain-r1", "EiCreateTender", b"0" * 32))
-            yield ("idempotency: requests.record_response (UPDATE)",
-                   lambda c: requests.record_response(c, party, "explain-r1", b"<reply/>" * 100))
-        if hasattr(requests, "record"):
-            yield ("idempotency: requests.record (INSERT .. ON CONFLICT DO NOTHING)",
-                   lambda c: requests.record(c, party, "explain-r1", "EiCreateTender", b"0" * 32, b"<reply/>" * 100))
+        yield ("idempotency, refusals: requests.record (INSERT .. ON CONFLICT DO NOTHING)",
+               lambda c: requests.record(c, party, "explain-r1", "EiCreateTender", b"<request/>" * 100, b"<reply/>" * 100))
         yield ("EiRequestTender: standing_visible_to, interval filter (100 items)",
                lambda c: tenders.standing_visible_to(c, party, now, TenderFilter(intervals=window), 1001))
         yield ("EiRequestTender: standing_visible_to, no filter (limit 1001)",
@@ -96,34 +124,36 @@ def explain_all(engine, include_position_party: bool, only_position_party: bool 
         yield ("EiRequestTransaction: involving, no filter (limit 1001)",
                lambda c: transactions.involving(c, party, TransactionFilter(), 1001))
         yield ("EiCreateTransaction/EiCancelTender: tenders.lock (SELECT .. FOR UPDATE)",
-               lambda c: found.__setitem__("stored", tenders.lock(c, party, f"rs-{party}-0")))
-        yield ("EiCreateTransaction: tenders.take (UPDATE)", lambda c: tenders.take(c, found["stored"].pk, 1))
+               lambda c: found.__setitem__("stored", tenders.lock(ExplainingUnit(c), party, f"rs-{party}-0")))
+        yield ("EiCreateTransaction: tenders.take (UPDATE)",
+               lambda c: tenders.take(ExplainingUnit(c), found["stored"].pk, 1))
         yield ("EiCancelTender: addressed_to (only when the tender is not the caller's)",
-               lambda c: tenders.addressed_to(c, party, "no-such-tender"))
-        row = dict(
-            party_id=party, tender_id="explain-t1", counterparty_id=bench_party(1), request_id="explain-r1",
-            side="sell", transactive_state="tender", product_kind="energy", receipt_node=None,
-            delivery_node="NX", market_context="ctx", currency="USD",
-            start_at=datetime(2038, 1, 1, tzinfo=UTC), end_at=datetime(2038, 1, 1, 1, tzinfo=UTC),
-            price_per_kwh=0.08, quantity_kw=10, remaining_kw=10, integral_only=False, expires_at=None,
-            rate_scale="k", product_xml=b"<x/>" * 300,
+               lambda c: tenders.addressed_to(ExplainingUnit(c), party, "no-such-tender"))
+        common = dict(
+            side="sell", product_kind="energy", receipt_node=None, delivery_node="NX", market_context="ctx",
+            currency="USD", start_at=datetime(2038, 1, 1, tzinfo=UTC), end_at=datetime(2038, 1, 1, 1, tzinfo=UTC),
+            price_per_kwh=0.08, rate_scale="k", product_xml=b"<x/>" * 300,
+            option_type=None, holder_side=None, strike_per_kwh=None,
         )
-        yield "EiCreateTender: insert_tenders", lambda c: tenders.insert_tenders(c, [row])
-        yield ("EiCreateTransaction: insert_transaction", lambda c: transactions.insert_transaction(c, dict(
-            party_id=bench_party(1), transaction_id="explain-x1", tender_pk=found["stored"].pk, counterparty_id=party,
-            request_id="explain-r1", side="buy", product_kind="energy", receipt_node=None,
-            delivery_node="NX", market_context="ctx", currency="USD",
-            start_at=datetime(2038, 1, 1, tzinfo=UTC), end_at=datetime(2038, 1, 1, 1, tzinfo=UTC),
-            price_per_kwh=0.08, quantity_kw=1, rate_scale="k", product_xml=b"<x/>" * 300,
-        )))
+        tender_row = dict(common, party_id=party, tender_id="explain-t1", counterparty_id=bench_party(1),
+                          request_id="explain-r1", transactive_state="tender", quantity_kw=10, remaining_kw=10,
+                          integral_only=False, expires_at=None)
+        yield ("EiCreateTender: queue_tenders (INSERT)",
+               lambda c: tenders.queue_tenders(ExplainingUnit(c), party, [tender_row]))
+        transaction_row = dict(common, party_id=bench_party(1), transaction_id="explain-x1", side="buy",
+                               counterparty_id=party, request_id="explain-r1", quantity_kw=1)
+        yield ("EiCreateTransaction: queue_transactions (INSERT)", lambda c: transactions.queue_transactions(
+            ExplainingUnit(c), bench_party(1), [dict(transaction_row, tender_pk=found["stored"].pk)]))
 
         def apply(c):
             terms = Terms(Side.BUY, Interface("NX"), "ctx",
                           Interval(datetime(2038, 1, 1, tzinfo=UTC), datetime(2038, 1, 1, 1, tzinfo=UTC)),
                           found["stored"].tender.terms.price_per_kwh, found["stored"].tender.terms.quantity_kw)
-            positions.apply(c, positions.changes_for_transaction(bench_party(1), party, terms))
+            positions.apply(ExplainingUnit(c), positions.changes_for_transaction(bench_party(1), party, terms))
 
         yield "EiCreateTransaction: positions.apply (INSERT .. ON CONFLICT DO UPDATE)", apply
+        yield ("idempotency: requests.queue_answer (INSERT, with the commit)", lambda c: requests.queue_answer(
+            ExplainingUnit(c), party, "explain-r2", "EiCreateTender", b"<request/>" * 100, b"<reply/>" * 100))
         yield ("EiRequestPosition: read_window, bench party, one day",
                lambda c: positions.read_window(c, party, Interval(POSITION_DAY, POSITION_DAY + timedelta(days=1))))
 
