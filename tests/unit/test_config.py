@@ -21,6 +21,7 @@ def test_defaults_with_an_empty_environment():
     assert settings.data_dir.name == "temix"
     assert settings.secret_key_file == settings.data_dir / "secret.key"
     assert settings.log_level == "INFO"
+    assert (settings.soap_stack, settings.credential_cache_seconds) == ("lxml", 10)
 
 
 def test_the_environment_sets_values_and_arguments_win_over_it(tmp_path):
@@ -74,6 +75,8 @@ def test_settings_are_frozen():
         ({"TEMIX_MAX_BODY_BYTES": "10"}, {}, "max_body_bytes"),
         ({"TEMIX_CLOCK_SKEW": "-5"}, {}, "clock_skew_seconds"),
         ({"TEMIX_LOG_LEVEL": "loud"}, {}, "log_level"),
+        ({"TEMIX_SOAP_STACK": "zeep"}, {}, "soap_stack .* lxml, spyne"),
+        ({"TEMIX_CREDENTIAL_CACHE": "-1"}, {}, "credential_cache_seconds"),
         ({"DATABASE_URL": "sqlite:///x.db"}, {}, "PostgreSQL URL"),
         ({"TEMIX_SCHEMA_ENTRY": "missing.xsd"}, {}, "missing.xsd"),
     ],
@@ -112,3 +115,8 @@ def test_paths_are_made_absolute(tmp_path, monkeypatch):
     settings = Settings.from_env({"TEMIX_DATA_DIR": "relative"})
 
     assert settings.data_dir == Path(tmp_path, "relative")
+
+
+def test_the_soap_stack_and_the_credential_cache_come_from_the_environment():
+    settings = Settings.from_env({"TEMIX_SOAP_STACK": "spyne", "TEMIX_CREDENTIAL_CACHE": "0"})
+    assert (settings.soap_stack, settings.credential_cache_seconds) == ("spyne", 0)
