@@ -11,30 +11,40 @@ rows. Profiles over a window, raw or on a grid, are integrated from those points
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
-from typing import Protocol
+from itertools import pairwise
+from typing import NamedTuple, Protocol
 
+from service.domain.errors import InvalidValueError
 from service.domain.intervals import MICROSECONDS_PER_HOUR, Interval, to_utc
 from service.domain.units import DECIMAL_CONTEXT, plain
 
 ZERO = Decimal(0)
 
 
-@dataclass(frozen=True)
-class PositionChange:
-    """From ``at`` on, the rate changes by ``rate_kw`` and the value flow by ``value_rate``.
-
-    The value flow is in currency per hour: revenue less cost, so a sell earns and a buy pays.
-    """
-
+class _Change(NamedTuple):
     at: datetime
     rate_kw: Decimal
     value_rate: Decimal
 
-    def __post_init__(self):
-        object.__setattr__(self, "at", to_utc(self.at, "change time"))
+
+class PositionChange(_Change):
+    """From ``at`` on, the rate changes by ``rate_kw`` and the value flow by ``value_rate``.
+
+    The value flow is in currency per hour: revenue less cost, so a sell earns and a buy pays.
+    A tuple, because a profile reads thousands of them per request.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, at: datetime, rate_kw: Decimal, value_rate: Decimal):
+        return super().__new__(cls, to_utc(at, "change time"), rate_kw, value_rate)
+
+    @classmethod
+    def stored(cls, at: datetime, rate_kw: Decimal, value_rate: Decimal) -> PositionChange:
+        """A change point read back from the database, whose ``at`` is an instant already."""
+        return tuple.__new__(cls, (at if at.tzinfo is UTC else at.astimezone(UTC), rate_kw, value_rate))
 
 
 class Deal(Protocol):
@@ -104,14 +114,13 @@ def in_force(changes: Iterable[PositionChange], instant: datetime) -> tuple[Deci
     return plain(rate), plain(value_rate)
 
 
-@dataclass(frozen=True)
-class PositionStep:
+class PositionStep(NamedTuple):
     """The position over one step of a profile.
 
     ``rate_kw`` is the time-weighted average (energy / hours); ``energy_kwh`` and ``value``
     (currency, revenue less cost) are integrated exactly, and rounded only where a decimal
     cannot write the result (a third of a kWh); ``min_rate_kw`` and ``max_rate_kw`` bound the
-    rates in force during the step.
+    rates in force during the step. A tuple, like PositionChange: a profile has hundreds.
     """
 
     interval: Interval
@@ -120,15 +129,6 @@ class PositionStep:
     value: Decimal
     min_rate_kw: Decimal
     max_rate_kw: Decimal
-
-
-@dataclass(frozen=True)
-class _Piece:
-    """A stretch of time over which the position is constant."""
-
-    interval: Interval
-    rate_kw: Decimal
-    value_rate: Decimal
 
 
 def profile(
@@ -148,55 +148,98 @@ def profile(
     step, it is one ``PositionStep`` per cell of ``window.split(step)`` (the last cell is
     shorter if the step does not divide the window).
     """
-    pieces = _pieces(opening, changes, window)
+    points = _inner_points(changes, window)
+    span = window.microseconds
+    if step is not None and step <= timedelta(0):
+        raise InvalidValueError(f"A grid step must be a positive duration, got {step!r}")
     if step is None:
-        return [_step(piece.interval, [piece]) for piece in pieces]
-    steps = []
-    first = 0
-    for cell in window.split(step):
-        while pieces[first].interval.end <= cell.start:
-            first += 1
-        parts = []
-        index = first
-        while index < len(pieces) and pieces[index].interval.start < cell.end:
-            piece = pieces[index]
-            parts.append(_Piece(piece.interval.intersection(cell), piece.rate_kw, piece.value_rate))
-            index += 1
-        steps.append(_step(cell, parts))
-    return steps
+        bounds = [0, *points, span]
+    else:
+        bounds = list(range(0, span, step // _MICROSECOND))
+        bounds.append(span)
+    return _sweep(opening, points, bounds, window.start)
 
 
-def _pieces(
-    opening: tuple[Decimal, Decimal], changes: Iterable[PositionChange], window: Interval
-) -> list[_Piece]:
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _inner_points(changes: Iterable[PositionChange], window: Interval) -> dict[int, tuple[Decimal, Decimal]]:
+    """The changes strictly inside the window summed per instant (as ``merge`` does), keyed by
+    microseconds from its start, in time order, without those that change nothing."""
+    start, end = window.start, window.end
+    totals: dict[int, tuple[Decimal, Decimal]] = {}
+    with localcontext(DECIMAL_CONTEXT):
+        for at, rate, value_rate in changes:
+            if start < at < end:
+                offset = (at - start) // _MICROSECOND
+                if offset in totals:
+                    rate, value_rate = totals[offset][0] + rate, totals[offset][1] + value_rate
+                else:  # ZERO + x: rounded to 50 digits as merge() does, so the digits stay the same
+                    rate, value_rate = ZERO + rate, ZERO + value_rate
+                totals[offset] = (rate, value_rate)
+    return {offset: totals[offset] for offset in sorted(totals) if totals[offset] != (0, 0)}
+
+
+def _sweep(
+    opening: tuple[Decimal, Decimal],
+    points: dict[int, tuple[Decimal, Decimal]],
+    bounds: list[int],
+    origin: datetime,
+) -> list[PositionStep]:
+    """One pass over the change points and the cell bounds (microseconds from ``origin``).
+
+    Each cell sums rate x microseconds of its constant pieces from zero in time order, then
+    divides once, so each figure rounds at most once; the Decimal operations are the same,
+    in the same order, as integrating piece by piece, so the digits are too.
+    """
+    offsets, deltas = list(points), list(points.values())
+    count = len(offsets)
+    index = 0
     rate, value_rate = opening
-    pieces = []
-    start = window.start
+    plain_rates: dict[Decimal, Decimal] = {}  # rates recur from cell to cell; plain() is costly
+    steps = []
+    end_at = origin
     with localcontext(DECIMAL_CONTEXT):
-        for change in merge(changes):
-            if not window.start < change.at < window.end:
-                continue
-            pieces.append(_Piece(Interval(start, change.at), rate, value_rate))
-            rate += change.rate_kw
-            value_rate += change.value_rate
-            start = change.at
-    pieces.append(_Piece(Interval(start, window.end), rate, value_rate))
-    return pieces
-
-
-def _step(cell: Interval, parts: list[_Piece]) -> PositionStep:
-    # Sum rate x microseconds exactly, then divide once, so each figure rounds at most once.
-    with localcontext(DECIMAL_CONTEXT):
-        kw_microseconds = sum((p.rate_kw * p.interval.microseconds for p in parts), ZERO)
-        value_microseconds = sum((p.value_rate * p.interval.microseconds for p in parts), ZERO)
-        return PositionStep(
-            interval=cell,
-            rate_kw=plain(kw_microseconds / cell.microseconds),
-            energy_kwh=plain(kw_microseconds / MICROSECONDS_PER_HOUR),
-            value=plain(value_microseconds / MICROSECONDS_PER_HOUR),
-            min_rate_kw=plain(min(part.rate_kw for part in parts)),
-            max_rate_kw=plain(max(part.rate_kw for part in parts)),
-        )
+        for cell_start, cell_end in pairwise(bounds):
+            while index < count and offsets[index] <= cell_start:  # a change on the cell's start
+                change_rate, change_value = deltas[index]
+                rate += change_rate
+                value_rate += change_value
+                index += 1
+            kw_microseconds = value_microseconds = ZERO
+            low = high = rate
+            since = cell_start
+            while index < count and offsets[index] < cell_end:
+                at = offsets[index]
+                kw_microseconds += rate * (at - since)
+                value_microseconds += value_rate * (at - since)
+                change_rate, change_value = deltas[index]
+                rate += change_rate
+                value_rate += change_value
+                if rate < low:
+                    low = rate
+                elif rate > high:
+                    high = rate
+                since = at
+                index += 1
+            kw_microseconds += rate * (cell_end - since)
+            value_microseconds += value_rate * (cell_end - since)
+            average = kw_microseconds / (cell_end - cell_start)
+            for figure in (average, low, high):
+                if figure not in plain_rates:
+                    plain_rates[figure] = plain(figure)
+            start_at, end_at = end_at, end_at + timedelta(microseconds=cell_end - cell_start)
+            steps.append(
+                PositionStep(
+                    Interval.trusted(start_at, end_at),
+                    plain_rates[average],
+                    plain(kw_microseconds / MICROSECONDS_PER_HOUR),
+                    plain(value_microseconds / MICROSECONDS_PER_HOUR),
+                    plain_rates[low],
+                    plain_rates[high],
+                )
+            )
+    return steps
 
 
 Held = tuple[tuple[Decimal, Decimal], list[PositionChange]]  # (opening, changes) of one position
