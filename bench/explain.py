@@ -109,7 +109,7 @@ def explain_all(engine, include_position_party: bool, only_position_party: bool 
         """(label, call) for every query explained; a call may be missing in another tree."""
         if only_position_party:
             yield (f"EiRequestPosition: read_window, {POSITION_PARTY} (10^5 transactions), one day",
-                   lambda c: positions.read_window(c, POSITION_PARTY, Interval(
+                   lambda c: positions.read_window(ExplainingUnit(c), POSITION_PARTY, Interval(
                        POSITION_PARTY_DAY, POSITION_PARTY_DAY + timedelta(days=1))))
             return
         yield "auth: get_party_credentials", lambda c: get_party_credentials(c, party)
@@ -155,7 +155,7 @@ def explain_all(engine, include_position_party: bool, only_position_party: bool 
         yield ("idempotency: requests.queue_answer (INSERT, with the commit)", lambda c: requests.queue_answer(
             ExplainingUnit(c), party, "explain-r2", "EiCreateTender", b"<request/>" * 100, b"<reply/>" * 100))
         yield ("EiRequestPosition: read_window, bench party, one day",
-               lambda c: positions.read_window(c, party, Interval(POSITION_DAY, POSITION_DAY + timedelta(days=1))))
+               lambda c: positions.read_window(ExplainingUnit(c), party, Interval(POSITION_DAY, POSITION_DAY + timedelta(days=1))))
 
     found: dict = {}
     with engine.connect() as raw:

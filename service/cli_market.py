@@ -100,15 +100,18 @@ def _market_list(args, settings, stdin) -> int:
 
 def _positions(args, settings, stdin) -> int:
     from service import report
-    from service.cli_common import CommandError, with_connection
+    from service.cli_common import CommandError, engine_for, open_database
 
     try:
         window = _window(args.start, args.end)
         step = parse_resolution(args.resolution)
     except InvalidValueError as error:
         raise CommandError(error.description) from error
-    with with_connection(settings) as conn:
-        found = report.profiles(conn, args.party_id, window, step)
+    engine = engine_for(open_database(settings))
+    try:
+        found = report.profiles(engine, args.party_id, window, step)
+    finally:
+        engine.dispose()
     print(f"positions of {args.party_id} from {window.start:%Y-%m-%d %H:%M} to {window.end:%Y-%m-%d %H:%M} UTC")
     print(report.table(found))
     if args.plot:

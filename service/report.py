@@ -8,13 +8,13 @@ from pathlib import Path
 from service.domain.intervals import Interval
 from service.domain.positions import PositionStep, profile
 from service.store.positions import PositionKey, read_window
+from service.store.uow import UnitOfWork
 
 
-def profiles(conn, party_id: str, window: Interval, step: timedelta | None) -> dict[PositionKey, list[PositionStep]]:
-    return {
-        held.key: profile(held.opening, held.changes, window, step)
-        for held in read_window(conn, party_id, window)
-    }
+def profiles(engine, party_id: str, window: Interval, step: timedelta | None) -> dict[PositionKey, list[PositionStep]]:
+    with UnitOfWork(engine) as uow:
+        found = read_window(uow, party_id, window)
+    return {held.key: profile(held.opening, held.changes, window, step) for held in found}
 
 
 def describe(key: PositionKey) -> str:

@@ -27,7 +27,7 @@ def request_position(req: Request) -> etree._Element:
     kind = req.text(q(TEMIX, "productKind"))
     interface = m.position_interface(req.payload)
     found = positions.read_window(
-        req.conn, req.party_id, window, req.texts(q(EMIX, "marketContext")), kind, interface
+        req.uow, req.party_id, window, req.texts(q(EMIX, "marketContext")), kind, interface
     )
     items = [
         m.position(held.key, profile(held.opening, held.changes, window, step)) for held in found

@@ -10,11 +10,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from service.domain import positions as domain
 from service.domain.intervals import Interval
-from service.domain.positions import PositionChange
+from service.domain.positions import ZERO, PositionChange
 from service.store.tables import position_change, transaction
 
 
@@ -59,48 +59,46 @@ class PositionWindow:
     changes: list[PositionChange]
 
 
+_KEY_COLUMNS = "market_context, product_kind, receipt_node, delivery_node"
+_WINDOW_QUERY = (
+    f"SELECT {_KEY_COLUMNS}, sum(rate_kw) FILTER (WHERE at <= %s), sum(value_rate) FILTER (WHERE at <= %s),"
+    " array_agg(at ORDER BY at) FILTER (WHERE at > %s), array_agg(rate_kw ORDER BY at) FILTER (WHERE at > %s),"
+    " array_agg(value_rate ORDER BY at) FILTER (WHERE at > %s)"
+    f" FROM position_change WHERE party_id = %s AND at < %s{{filters}} GROUP BY {_KEY_COLUMNS} ORDER BY {_KEY_COLUMNS}"
+)
+
+
 def read_window(
-    conn,
+    uow,
     party_id: str,
     window: Interval,
     market_contexts: tuple[str, ...] = (),
     product_kind: str | None = None,
     interface: tuple[str, str] | None = None,
 ) -> list[PositionWindow]:
-    p = position_change.c
-    conditions = [p.party_id == party_id, p.at < window.end]
+    """The party's positions in force during ``window``, in key order.
+
+    One row per key from one index-only scan of the covering index, in key and time order:
+    the opening sums the changes at or before the window start, the arrays hold those
+    strictly inside (one row per key, not per change: less to send and decode).
+    """
+    narrowing = []  # (letter naming the prepared statement's shape, condition, parameters)
     if market_contexts:
-        conditions.append(p.market_context.in_(market_contexts))
+        narrowing.append(("m", " AND market_context = ANY(%s)", [list(market_contexts)]))
     if product_kind:
-        conditions.append(p.product_kind == product_kind)
+        narrowing.append(("k", " AND product_kind = %s", [product_kind]))
     if interface:
-        conditions.extend([p.receipt_node == interface[0], p.delivery_node == interface[1]])
-    key_columns = [p.party_id, p.market_context, p.product_kind, p.receipt_node, p.delivery_node]
-    before = p.at <= window.start
-    openings = conn.execute(
-        select(
-            *key_columns,
-            func.coalesce(func.sum(p.rate_kw).filter(before), 0),
-            func.coalesce(func.sum(p.value_rate).filter(before), 0),
-        )
-        .where(*conditions)
-        .group_by(*key_columns)
-        .order_by(*key_columns)
-    ).all()
-    inside: dict[PositionKey, list[PositionChange]] = defaultdict(list)
-    for row in conn.execute(
-        select(*key_columns, p.at, p.rate_kw, p.value_rate)
-        .where(*conditions, p.at > window.start)
-        .order_by(*key_columns, p.at)
-    ):
-        inside[PositionKey(*row[:5])].append(PositionChange(row.at, row.rate_kw, row.value_rate))
+        narrowing.append(("i", " AND receipt_node = %s AND delivery_node = %s", list(interface)))
+    name = "temix_position_window_" + "".join(letter for letter, _, _ in narrowing)
+    query = _WINDOW_QUERY.format(filters="".join(condition for _, condition, _ in narrowing))
+    params = [*[window.start] * 5, party_id, window.end, *(p for _, _, values in narrowing for p in values)]
     windows = []
-    for row in openings:
-        key = PositionKey(*row[:5])
-        opening = (Decimal(row[5]), Decimal(row[6]))
-        if opening == (0, 0) and not any(c.rate_kw for c in inside[key]):
+    for *key, rate, value_rate, ats, rates, value_rates in uow.fetch(uow.sql(name, query, params)):
+        opening = (ZERO if rate is None else rate, ZERO if value_rate is None else value_rate)
+        changes = list(map(PositionChange.stored, ats, rates, value_rates)) if ats else []
+        if opening == (0, 0) and not any(change.rate_kw for change in changes):
             continue  # nothing in force during the window
-        windows.append(PositionWindow(key, opening, inside[key]))
+        windows.append(PositionWindow(PositionKey(party_id, *key), opening, changes))
     return windows
 
 
