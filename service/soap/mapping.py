@@ -391,28 +391,40 @@ def position(key, steps) -> etree._Element:
         element(q(TEMIX, "productKind"), key.product_kind),
         interface_element(key.receipt_node, key.delivery_node),
     )
-    for step in steps:
-        add_position_step(node, step)
+    add_position_steps(node, steps)
     return node
 
 
-STEP_VALUES = (
-    (q(TEMIX, "rate"), "rate_kw"),
-    (q(TEMIX, "minRate"), "min_rate_kw"),
-    (q(TEMIX, "maxRate"), "max_rate_kw"),
-    (q(TEMIX, "energy"), "energy_kwh"),
-    (q(TEMIX, "value"), "value"),
+STEP_TAGS = (  # after min:dtStart
+    q(MIN, "duration"),
+    q(TEMIX, "rate"),
+    q(TEMIX, "minRate"),
+    q(TEMIX, "maxRate"),
+    q(TEMIX, "energy"),
+    q(TEMIX, "value"),
 )
 
 
-def add_position_step(parent: etree._Element, step) -> None:
-    """One temix:step; built with SubElement, since a day at PT5M is 288 of them."""
-    sub = etree.SubElement
-    node = sub(parent, q(TEMIX, "step"))
-    sub(sub(node, q(MIN, "dtStart")), q(MIN, "dateTime")).text = format_instant(step.interval.start)
-    sub(node, q(MIN, "duration")).text = step.interval.duration_text()
-    for tag, field in STEP_VALUES:
-        sub(node, tag).text = format_decimal(getattr(step, field))
+def add_position_steps(parent: etree._Element, steps) -> None:
+    """The temix:step elements: a day at PT5M is 288 of them, 2,600 elements. One blank step is
+    built, filled in for each step and copied into place: cheaper than SubElement's tag and
+    namespace lookups and a Python object per element."""
+    if not steps:
+        return
+    blank = etree.Element(q(TEMIX, "step"))
+    start = etree.SubElement(etree.SubElement(blank, q(MIN, "dtStart")), q(MIN, "dateTime"))
+    duration, rate, low, high, energy, value = (etree.SubElement(blank, tag) for tag in STEP_TAGS)
+    durations: dict = {}
+    for step in steps:
+        start.text = format_instant(step.interval.start)
+        length = step.interval.end - step.interval.start
+        duration.text = durations.get(length) or durations.setdefault(length, step.interval.duration_text())
+        rate.text = format_decimal(step.rate_kw)
+        low.text = format_decimal(step.min_rate_kw)
+        high.text = format_decimal(step.max_rate_kw)
+        energy.text = format_decimal(step.energy_kwh)
+        value.text = format_decimal(step.value)
+        parent.append(blank.__copy__())  # a deep copy, without the copy module's dispatch
 
 
 def format_instant(instant: datetime) -> str:
