@@ -18,6 +18,7 @@ from decimal import (
     Overflow,
     localcontext,
 )
+from functools import lru_cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -108,6 +109,7 @@ def rate_kw(quantity: Decimal, item_units: str, scale_code: str) -> Decimal:
     return _rescale(quantity, _exponent(scale_code) - _KILO, "quantity")
 
 
+@lru_cache(maxsize=4096)  # a list of 100 tenders re-renders few distinct rates; the result is plain()
 def to_scale(kw: Decimal, scale_code: str) -> Decimal:
     """A rate in kW in the party's own scale of watts (the inverse of ``rate_kw``)."""
     return _rescale(kw, _KILO - _exponent(scale_code), "rate")
