@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from service.domain import positions as domain
 from service.domain.intervals import Interval
-from service.domain.positions import ZERO, PositionChange
+from service.domain.positions import PositionChange
 from service.store.tables import position_change, transaction
 
 
@@ -61,10 +61,9 @@ class PositionWindow:
 
 _KEY_COLUMNS = "market_context, product_kind, receipt_node, delivery_node"
 _WINDOW_QUERY = (
-    f"SELECT {_KEY_COLUMNS}, sum(rate_kw) FILTER (WHERE at <= %s), sum(value_rate) FILTER (WHERE at <= %s),"
-    " array_agg(at ORDER BY at) FILTER (WHERE at > %s), array_agg(rate_kw ORDER BY at) FILTER (WHERE at > %s),"
-    " array_agg(value_rate ORDER BY at) FILTER (WHERE at > %s)"
-    f" FROM position_change WHERE party_id = %s AND at < %s{{filters}} GROUP BY {_KEY_COLUMNS} ORDER BY {_KEY_COLUMNS}"
+    f"SELECT {_KEY_COLUMNS}, -sum(rate_kw), -sum(value_rate), array_agg(at ORDER BY at) FILTER (WHERE at < %s),"
+    " array_agg(rate_kw ORDER BY at) FILTER (WHERE at < %s), array_agg(value_rate ORDER BY at) FILTER (WHERE at < %s)"
+    f" FROM position_change WHERE party_id = %s AND at > %s{{filters}} GROUP BY {_KEY_COLUMNS} ORDER BY {_KEY_COLUMNS}"
 )
 
 
@@ -76,11 +75,15 @@ def read_window(
     product_kind: str | None = None,
     interface: tuple[str, str] | None = None,
 ) -> list[PositionWindow]:
-    """The party's positions in force during ``window``, in key order.
+    """The party's positions in force during ``window``, in key order: per key one row, from
+    one index-only scan of the covering index, with the change points inside as arrays.
 
-    One row per key from one index-only scan of the covering index, in key and time order:
-    the opening sums the changes at or before the window start, the arrays hold those
-    strictly inside (one row per key, not per change: less to send and decode).
+    The opening is read forwards: every deal adds +rate at its start and -rate at its end to
+    the same key, so a key's change points sum to zero, and what is in force at the window
+    start (the sum of the changes at or before it) is minus the sum of those after it. These
+    are the party's deals from the window on, bounded by how far ahead it trades; the sum
+    backwards reads its whole history, which only grows (4,083 rows for a bench party at
+    10^6, 490 at 10^5).
     """
     narrowing = []  # (letter naming the prepared statement's shape, condition, parameters)
     if market_contexts:
@@ -91,10 +94,10 @@ def read_window(
         narrowing.append(("i", " AND receipt_node = %s AND delivery_node = %s", list(interface)))
     name = "temix_position_window_" + "".join(letter for letter, _, _ in narrowing)
     query = _WINDOW_QUERY.format(filters="".join(condition for _, condition, _ in narrowing))
-    params = [*[window.start] * 5, party_id, window.end, *(p for _, _, values in narrowing for p in values)]
+    params = [*[window.end] * 3, party_id, window.start, *(p for _, _, values in narrowing for p in values)]
     windows = []
     for *key, rate, value_rate, ats, rates, value_rates in uow.fetch(uow.sql(name, query, params)):
-        opening = (ZERO if rate is None else rate, ZERO if value_rate is None else value_rate)
+        opening = (rate, value_rate)
         changes = list(map(PositionChange.stored, ats, rates, value_rates)) if ats else []
         if opening == (0, 0) and not any(change.rate_kw for change in changes):
             continue  # nothing in force during the window

@@ -5,6 +5,7 @@ are correctly rounded at the 50th digit, so sums of them are compared to 1e-30 k
 quarter-hour grid every figure terminates and the comparisons are exact.
 """
 
+import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
@@ -13,7 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.domain.intervals import Interval
-from service.domain.positions import changes_for_deal, in_force, merge, profile, recompute
+from service.domain.positions import (
+    changes_for_deal,
+    in_force,
+    merge,
+    profile,
+    recompute,
+)
 from service.domain.units import DECIMAL_CONTEXT, energy_kwh, extended_price
 
 SETTINGS = settings(max_examples=200, deadline=None)
@@ -105,7 +112,7 @@ def test_merged_change_points_are_in_time_order_and_each_changes_something(deals
 def test_the_raw_profile_has_at_each_step_the_sum_of_the_deals_covering_it(deals, window):
     steps = position(recompute(deals), window)
     assert steps[0].interval.start == window.start and steps[-1].interval.end == window.end
-    assert all(a.interval.end == b.interval.start for a, b in zip(steps, steps[1:]))
+    assert all(a.interval.end == b.interval.start for a, b in itertools.pairwise(steps))
     for step in steps:
         assert step.rate_kw == step.min_rate_kw == step.max_rate_kw == rate_at(deals, step.interval.start)
 
@@ -166,3 +173,13 @@ def test_passing_all_change_points_or_only_those_inside_the_window_gives_the_sam
     assert profile(opening, changes, window) == profile(opening, inner, window)
     on_grid = profile(opening, changes, window, FIVE_MINUTES)
     assert on_grid == profile(opening, inner, window, FIVE_MINUTES)
+
+
+@SETTINGS
+@given(deals=deals(), window=windows())
+def test_the_changes_of_a_position_sum_to_zero_so_what_is_in_force_is_minus_the_changes_after(deals, window):
+    # read_window sums forwards: the party's deals from the window on, not its whole history
+    changes = recompute(deals)
+    after = [change for change in changes if change.at > window.start]
+    assert (total(c.rate_kw for c in changes), total(c.value_rate for c in changes)) == (0, 0)
+    assert in_force(changes, window.start) == (-total(c.rate_kw for c in after), -total(c.value_rate for c in after))
