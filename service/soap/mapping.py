@@ -415,15 +415,16 @@ def add_position_steps(parent: etree._Element, steps) -> None:
     start = etree.SubElement(etree.SubElement(blank, q(MIN, "dtStart")), q(MIN, "dateTime"))
     duration, rate, low, high, energy, value = (etree.SubElement(blank, tag) for tag in STEP_TAGS)
     durations: dict = {}
-    for step in steps:
-        start.text = format_instant(step.interval.start)
-        length = step.interval.end - step.interval.start
-        duration.text = durations.get(length) or durations.setdefault(length, step.interval.duration_text())
-        rate.text = format_decimal(step.rate_kw)
-        low.text = format_decimal(step.min_rate_kw)
-        high.text = format_decimal(step.max_rate_kw)
-        energy.text = format_decimal(step.energy_kwh)
-        value.text = format_decimal(step.value)
+    rates: dict = {}  # the text of each rate: rates recur from step to step
+    for interval, average, energy_kwh, value_, min_rate, max_rate in steps:
+        start.text = format_instant(interval.start)
+        length = interval.end - interval.start
+        duration.text = durations.get(length) or durations.setdefault(length, interval.duration_text())
+        rate.text = rates.get(average) or rates.setdefault(average, format_decimal(average))
+        low.text = rates.get(min_rate) or rates.setdefault(min_rate, format_decimal(min_rate))
+        high.text = rates.get(max_rate) or rates.setdefault(max_rate, format_decimal(max_rate))
+        energy.text = format_decimal(energy_kwh)
+        value.text = format_decimal(value_)
         parent.append(blank.__copy__())  # a deep copy, without the copy module's dispatch
 
 
