@@ -98,7 +98,7 @@ def read_window(
     windows = []
     for *key, rate, value_rate, ats, rates, value_rates in uow.fetch(uow.sql(name, query, params)):
         opening = (rate, value_rate)
-        changes = list(map(PositionChange.stored, ats, rates, value_rates)) if ats else []
+        changes = PositionChange.stored(ats, rates, value_rates) if ats else []
         if opening == (0, 0) and not any(change.rate_kw for change in changes):
             continue  # nothing in force during the window
         windows.append(PositionWindow(PositionKey(party_id, *key), opening, changes))
