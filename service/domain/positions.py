@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, localcontext
-from itertools import pairwise, repeat
+from itertools import compress, pairwise, repeat
+from operator import floordiv, lt, sub
 from typing import NamedTuple, Protocol
 
 from service.domain.errors import InvalidValueError
@@ -151,41 +152,53 @@ def profile(
     step, it is one ``PositionStep`` per cell of ``window.split(step)`` (the last cell is
     shorter if the step does not divide the window).
     """
-    points = _inner_points(changes, window)
-    span = window.microseconds
     if step is not None and step <= timedelta(0):
         raise InvalidValueError(f"A grid step must be a positive duration, got {step!r}")
-    if step is None:
-        bounds = [0, *points, span]
-    else:
-        bounds = list(range(0, span, step // _MICROSECOND))
-        bounds.append(span)
-    return _sweep(opening, points, bounds, window.start)
+    offsets, rate_changes, value_changes = _inner_points(changes, window)
+    span = window.microseconds
+    bounds = [0, *offsets, span] if step is None else [*range(0, span, step // _MICROSECOND), span]
+    return _sweep(opening, offsets, rate_changes, value_changes, bounds, window.start)
 
 
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def _inner_points(changes: Iterable[PositionChange], window: Interval) -> dict[int, tuple[Decimal, Decimal]]:
-    """The changes strictly inside the window summed per instant (as ``merge`` does), keyed by
-    microseconds from its start, in time order, without those that change nothing."""
-    start, end = window.start, window.end
-    totals: dict[int, tuple[Decimal, Decimal]] = {}
+def _inner_points(
+    changes: Iterable[PositionChange], window: Interval
+) -> tuple[list[int], list[Decimal], list[Decimal]]:
+    """The changes strictly inside the window summed per instant (as ``merge`` does), without
+    those that change nothing, in time order: (microseconds from the window start, rate
+    changes, value flow changes). Each is added to ZERO, which rounds to the context as
+    ``merge`` does, so that the digits stay the same."""
+    changes = list(changes)
+    if not changes:
+        return [], [], []
+    ats, rates, value_rates = zip(*changes)
+    offsets = list(map(floordiv, map(sub, ats, repeat(window.start)), repeat(_MICROSECOND)))
+    span = window.microseconds
     with localcontext(DECIMAL_CONTEXT):
-        for at, rate, value_rate in changes:
-            if start < at < end:
-                offset = (at - start) // _MICROSECOND
-                if offset in totals:
-                    rate, value_rate = totals[offset][0] + rate, totals[offset][1] + value_rate
-                else:  # ZERO + x: rounded to 50 digits as merge() does, so the digits stay the same
-                    rate, value_rate = ZERO + rate, ZERO + value_rate
-                totals[offset] = (rate, value_rate)
-    return {offset: totals[offset] for offset in sorted(totals) if totals[offset] != (0, 0)}
+        if 0 < offsets[0] and offsets[-1] < span and all(map(lt, offsets, offsets[1:])):
+            # as the store reads them: inside the window, in order, one per instant (C loops)
+            rates, value_rates = list(map(ZERO.__add__, rates)), list(map(ZERO.__add__, value_rates))
+        else:  # any order, repeated instants, outside the window: summed in the order given
+            totals: dict[int, tuple[Decimal, Decimal]] = {}
+            for offset, rate, value_rate in zip(offsets, rates, value_rates):
+                if 0 < offset < span:
+                    before = totals.get(offset, (ZERO, ZERO))
+                    totals[offset] = (before[0] + rate, before[1] + value_rate)
+            offsets = sorted(totals)
+            rates, value_rates = [totals[o][0] for o in offsets], [totals[o][1] for o in offsets]
+    changing = list(map(any, zip(rates, value_rates)))
+    if all(changing):
+        return offsets, rates, value_rates
+    return list(compress(offsets, changing)), list(compress(rates, changing)), list(compress(value_rates, changing))
 
 
 def _sweep(
     opening: tuple[Decimal, Decimal],
-    points: dict[int, tuple[Decimal, Decimal]],
+    offsets: list[int],
+    rate_changes: list[Decimal],
+    value_changes: list[Decimal],
     bounds: list[int],
     origin: datetime,
 ) -> list[PositionStep]:
@@ -195,7 +208,6 @@ def _sweep(
     divides once, so each figure rounds at most once; the Decimal operations are the same,
     in the same order, as integrating piece by piece, so the digits are too.
     """
-    offsets, deltas = list(points), list(points.values())
     count = len(offsets)
     index = 0
     rate, value_rate = opening
@@ -205,9 +217,8 @@ def _sweep(
     with localcontext(DECIMAL_CONTEXT):
         for cell_start, cell_end in pairwise(bounds):
             while index < count and offsets[index] <= cell_start:  # a change on the cell's start
-                change_rate, change_value = deltas[index]
-                rate += change_rate
-                value_rate += change_value
+                rate += rate_changes[index]
+                value_rate += value_changes[index]
                 index += 1
             kw_microseconds = value_microseconds = ZERO
             low = high = rate
@@ -216,9 +227,8 @@ def _sweep(
                 at = offsets[index]
                 kw_microseconds += rate * (at - since)
                 value_microseconds += value_rate * (at - since)
-                change_rate, change_value = deltas[index]
-                rate += change_rate
-                value_rate += change_value
+                rate += rate_changes[index]
+                value_rate += value_changes[index]
                 if rate < low:
                     low = rate
                 elif rate > high:
