@@ -5,14 +5,14 @@ cost nothing to keep and are canonicalised only when a retry differs from them. 
 before keep their digest.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 
@@ -121,21 +122,21 @@ tender = Table(
     CheckConstraint("remaining_kw >= 0 and remaining_kw <= quantity_kw", name="ck_tender_remaining"),
     CheckConstraint("start_at < end_at", name="ck_tender_interval"),
 )
-# Standing tenders addressed to a party, and a party's own standing tenders.
-Index(
-    "ix_tender_counterparty_standing",
-    tender.c.counterparty_id,
-    tender.c.start_at,
-    postgresql_where=text("cancelled_at is null and remaining_kw > 0"),
-)
+# Standing tenders addressed to a party, and a party's own standing tenders: in list order,
+# and by delivery interval (GiST, btree_gist) so an interval filter reads only the window.
+_STANDING = "cancelled_at is null and remaining_kw > 0"
+for _side in (tender.c.party_id, tender.c.counterparty_id):
+    _name = _side.name.removesuffix("_id")
+    Index(f"ix_tender_{_name}_standing", _side, tender.c.start_at, tender.c.id, postgresql_where=text(_STANDING))
+    Index(
+        f"ix_tender_{_name}_standing_during",
+        _side,
+        func.tstzrange(tender.c.start_at, tender.c.end_at),
+        postgresql_using="gist",
+        postgresql_where=text(_STANDING),
+    )
 # whether another party's tender with this ID is addressed to the caller (refused cancels)
 Index("ix_tender_counterparty_tender_id", tender.c.counterparty_id, tender.c.tender_id)
-Index(
-    "ix_tender_party_standing",
-    tender.c.party_id,
-    tender.c.start_at,
-    postgresql_where=text("cancelled_at is null and remaining_kw > 0"),
-)
 
 transaction = Table(
     "transaction",
@@ -170,8 +171,16 @@ transaction = Table(
     CheckConstraint("side in ('buy', 'sell')", name="ck_transaction_side"),
     CheckConstraint("quantity_kw > 0", name="ck_transaction_quantity"),
 )
-Index("ix_transaction_party_start", transaction.c.party_id, transaction.c.start_at)
-Index("ix_transaction_counterparty_start", transaction.c.counterparty_id, transaction.c.start_at)
+# A party's transactions as acceptor and as maker: in list order, and by delivery interval.
+for _side in (transaction.c.party_id, transaction.c.counterparty_id):
+    _name = _side.name.removesuffix("_id")
+    Index(f"ix_transaction_{_name}_start", _side, transaction.c.start_at, transaction.c.id)
+    Index(
+        f"ix_transaction_{_name}_during",
+        _side,
+        func.tstzrange(transaction.c.start_at, transaction.c.end_at),
+        postgresql_using="gist",
+    )
 Index(
     "ix_transaction_option_transaction_pk",
     transaction.c.option_transaction_pk,
