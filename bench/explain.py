@@ -84,6 +84,16 @@ class ExplainingUnit:
         self.connection.report.append((self.connection.next_label(), text, {}, plan))
 
 
+def reader(connection: ExplainingConnection):
+    """What the list reads take: a unit of work since they moved off SQLAlchemy Core (0008)."""
+    import inspect
+
+    from service.store import tenders
+
+    wants_unit = next(iter(inspect.signature(tenders.standing_visible_to).parameters)) == "uow"
+    return ExplainingUnit(connection) if wants_unit else connection
+
+
 def _sequential_scans(plan_lines) -> list[str]:
     return [line.strip() for line in plan_lines if re.search(r"Seq Scan|Parallel Seq Scan", line)]
 
@@ -116,13 +126,13 @@ def explain_all(engine, include_position_party: bool, only_position_party: bool 
         yield ("idempotency, refusals: requests.record (INSERT .. ON CONFLICT DO NOTHING)",
                lambda c: requests.record(c, party, "explain-r1", "EiCreateTender", b"<request/>" * 100, b"<reply/>" * 100))
         yield ("EiRequestTender: standing_visible_to, interval filter (100 items)",
-               lambda c: tenders.standing_visible_to(c, party, now, TenderFilter(intervals=window), 1001))
+               lambda c: tenders.standing_visible_to(reader(c), party, now, TenderFilter(intervals=window), 1001))
         yield ("EiRequestTender: standing_visible_to, no filter (limit 1001)",
-               lambda c: tenders.standing_visible_to(c, party, now, TenderFilter(), 1001))
+               lambda c: tenders.standing_visible_to(reader(c), party, now, TenderFilter(), 1001))
         yield ("EiRequestTransaction: involving, interval filter (100 items)",
-               lambda c: transactions.involving(c, party, TransactionFilter(intervals=window), 1001))
+               lambda c: transactions.involving(reader(c), party, TransactionFilter(intervals=window), 1001))
         yield ("EiRequestTransaction: involving, no filter (limit 1001)",
-               lambda c: transactions.involving(c, party, TransactionFilter(), 1001))
+               lambda c: transactions.involving(reader(c), party, TransactionFilter(), 1001))
         yield ("EiCreateTransaction/EiCancelTender: tenders.lock (SELECT .. FOR UPDATE)",
                lambda c: found.__setitem__("stored", tenders.lock(ExplainingUnit(c), party, f"rs-{party}-0")))
         yield ("EiCreateTransaction: tenders.take (UPDATE)",

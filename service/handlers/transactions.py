@@ -61,7 +61,7 @@ def _after_take(stored, quantity_kw):
 
 def request_transaction(req: Request) -> etree._Element:
     narrow = narrowing(req, q(EI, "transactionID"))
-    found = transactions.involving(req.conn, req.party_id, narrow, req.max_items + 1)
+    found = transactions.involving(req.uow, req.party_id, narrow, req.max_items + 1)
     items = []
     for stored in found[: req.max_items]:
         product = etree.fromstring(stored.product_xml)

@@ -1,10 +1,15 @@
-"""The filters EiRequestTender and EiRequestTransaction share, as SQL conditions."""
+"""The filters EiRequestTender and EiRequestTransaction share, as SQL conditions.
+
+LIMITS: both lists are prepared statements whose limits are parameters, not literals. After
+five runs PostgreSQL may keep a generic plan, made for an average party; with a literal
+limit above that party's estimated rows, reading all of a party's rows and sorting them
+looks cheaper than reading in index order and stopping, and a large party would then be
+read whole. With the limit unknown, the generic plan reads in index order too.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from sqlalchemy import and_, or_
 
 from service.domain.intervals import Interval
 
@@ -18,23 +23,30 @@ class Narrowing:
     ids: tuple[str, ...] = ()
     intervals: tuple[Interval, ...] = ()
 
-    def conditions(self, columns, id_column) -> list:
-        """Conditions on a table with market_context, start_at and end_at columns."""
-        found = []
-        if self.market_contexts:
-            found.append(columns.market_context.in_(self.market_contexts))
-        if self.ids:
-            found.append(id_column.in_(self.ids))
-        if self.intervals:
-            found.append(or_(*(and_(columns.start_at < i.end, columns.end_at > i.start) for i in self.intervals)))
-        return found
+    def sql(self, alias: str, id_column: str) -> tuple[str, list]:
+        """`` AND ...`` conditions on a tender or transaction row ``alias``, and their parameters.
 
-    def between(self, mine, theirs, own_side_column, other_side_column):
-        """``mine or theirs``, each narrowed to the named counterparties if any."""
-        if self.counterparty_ids:
-            mine = and_(mine, other_side_column.in_(self.counterparty_ids))
-            theirs = and_(theirs, own_side_column.in_(self.counterparty_ids))
-        return or_(mine, theirs)
+        A delivery interval overlaps a window if it starts before the window ends and ends after
+        it starts; both are half-open and never empty, so that is ``&&`` of the two ranges: the
+        form the GiST indexes answer (reading the window, not everything before it)."""
+        found, params = [], []
+        if self.market_contexts:
+            found.append(f"{alias}.market_context = ANY(%s)")
+            params.append(list(self.market_contexts))
+        if self.ids:
+            found.append(f"{alias}.{id_column} = ANY(%s)")
+            params.append(list(self.ids))
+        if self.intervals:
+            during = f"tstzrange({alias}.start_at, {alias}.end_at) && tstzrange(%s, %s)"
+            found.append("(" + " OR ".join([during] * len(self.intervals)) + ")")
+            params += [instant for interval in self.intervals for instant in (interval.start, interval.end)]
+        return "".join(f" AND {condition}" for condition in found), params
+
+    def counterparties(self, column: str) -> tuple[str, list]:
+        """The condition that ``column``, the other side of a row, is a named counterparty."""
+        if not self.counterparty_ids:
+            return "", []
+        return f" AND {column} = ANY(%s)", [list(self.counterparty_ids)]
 
 
 def terms_columns(terms, option=None) -> dict:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import zlib
 from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, union_all
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from service.domain.errors import DuplicateIdError, NotFoundError
@@ -137,39 +138,48 @@ class ShownTender:
     product_xml: bytes
 
 
-def standing_visible_to(
-    conn, party_id: str, now: datetime, narrow: Narrowing, limit: int
-) -> list[ShownTender]:
-    """Standing tenders and quotes the party may see: its own, those addressed to it and
-    those distributed to it.
+# Standing at a time (twice %s): not cancelled, not filled (spelled as the standing indexes'
+# predicate, so the planner uses them), not expired, and not started (trading closes when
+# delivery starts).
+_STANDING = (
+    "t.cancelled_at IS NULL AND t.remaining_kw > 0"
+    " AND (t.expires_at IS NULL OR t.expires_at > %s) AND t.start_at > %s"
+)
+_SHOWN = "t.id, t.start_at, t.tender_id, t.remaining_kw, t.rate_scale, t.product_xml"
+# own; addressed to the party; distributed to it (a tender is never addressed or distributed
+# to its own party, so the branches cannot overlap)
+_BRANCHES = (
+    ("FROM tender t WHERE t.party_id = %s", "t.counterparty_id"),
+    ("FROM tender t WHERE t.counterparty_id = %s", "t.party_id"),
+    ("FROM tender_recipient r JOIN tender t ON t.id = r.tender_pk WHERE r.party_id = %s", "t.party_id"),
+)
 
-    Three index-driven branches joined by UNION ALL (they cannot overlap: a tender is never
-    addressed or distributed to its own party), rather than one OR the planner can only
-    answer by scanning every tender."""
-    t = tender.c
-    standing = [
-        t.cancelled_at.is_(None),
-        t.remaining_kw > 0,
-        or_(t.expires_at.is_(None), t.expires_at > now),
-        t.start_at > now,  # trading closes when delivery starts
-        *narrow.conditions(t, t.tender_id),
-    ]
-    theirs = [t.party_id.in_(narrow.counterparty_ids)] if narrow.counterparty_ids else []
-    mine = [t.counterparty_id.in_(narrow.counterparty_ids)] if narrow.counterparty_ids else []
-    recipient = tender_recipient.c
-    shown = (t.id, t.start_at, t.tender_id, t.remaining_kw, t.rate_scale, t.product_xml)
-    branches = union_all(
-        select(*shown).where(t.party_id == party_id, *mine, *standing),
-        select(*shown).where(t.counterparty_id == party_id, *theirs, *standing),
-        select(*shown)
-        .join(tender_recipient, recipient.tender_pk == t.id)
-        .where(recipient.party_id == party_id, *theirs, *standing),
-    ).subquery()
-    b = branches.c
-    rows = conn.execute(
-        select(b.tender_id, b.remaining_kw, b.rate_scale, b.product_xml).order_by(b.start_at, b.id).limit(limit)
-    ).all()
-    return [ShownTender(r.tender_id, r.remaining_kw, r.rate_scale, bytes(r.product_xml)) for r in rows]
+
+def standing_visible_to(uow, party_id: str, now: datetime, narrow: Narrowing, limit: int) -> list[ShownTender]:
+    """The first ``limit`` standing tenders and quotes the party may see (its own, those
+    addressed to it, those distributed to it), by delivery start.
+
+    One UNION ALL branch per way of seeing a tender, each read from its own index in list
+    order and stopped at ``limit`` rows (an interval filter reads the window from the GiST
+    index instead); then the first ``limit`` of the three. The limit is a parameter: see
+    ``narrowing.LIMITS``."""
+    conditions, narrowed = narrow.sql("t", "tender_id")
+    branches, params = [], []
+    for source, other_side in _BRANCHES:
+        with_counterparty, counterparty_params = narrow.counterparties(other_side)
+        branches.append(
+            f"(SELECT {_SHOWN} {source} AND {_STANDING}{with_counterparty}{conditions}"
+            " ORDER BY t.start_at, t.id LIMIT %s)"
+        )
+        params += [party_id, now, now, *counterparty_params, *narrowed, limit]
+    query = (
+        "SELECT tender_id, remaining_kw, rate_scale, product_xml FROM ("
+        + " UNION ALL ".join(branches)
+        + ") shown ORDER BY start_at, id LIMIT %s"
+    )
+    params.append(limit)
+    rows = uow.fetch(uow.sql(f"temix_standing_{zlib.crc32(query.encode()):08x}", query, params))
+    return [ShownTender(tender_id, remaining, scale, bytes(xml)) for tender_id, remaining, scale, xml in rows]
 
 
 def recipients(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 from sqlalchemy import and_, or_, select
@@ -10,7 +11,7 @@ from service.domain.errors import DuplicateIdError
 from service.domain.intervals import Interval
 from service.domain.tenders import Side
 from service.store.narrowing import Narrowing, terms_columns
-from service.store.tables import tender, transaction
+from service.store.tables import transaction
 
 UNIQUE_TRANSACTION_ID = "uq_transaction_party_transaction_id"
 
@@ -49,23 +50,37 @@ def queue_transactions(uow, party_id: str, rows: list[dict]) -> None:
     )
 
 
-def involving(conn, party_id: str, narrow: Narrowing, limit: int) -> list[StoredTransaction]:
-    """Transactions the party is a side of, never others'."""
-    t = transaction.c
-    conditions = [
-        narrow.between(t.party_id == party_id, t.counterparty_id == party_id, t.party_id, t.counterparty_id),
-        *narrow.conditions(t, t.transaction_id),
-    ]
-    rows = conn.execute(
-        select(t.transaction_id, tender.c.tender_id, t.party_id, t.counterparty_id, t.side, t.product_xml)
-        .join(tender, tender.c.id == t.tender_pk)
-        .where(*conditions)
-        .order_by(t.start_at, t.id)
-        .limit(limit)
-    ).all()
+# The party as acceptor; as the tender's party (never both: a party cannot accept its own tender).
+_SIDES = (("x.party_id", "x.counterparty_id"), ("x.counterparty_id", "x.party_id"))
+_LISTED = "x.id, x.start_at, x.transaction_id, x.tender_pk, x.party_id, x.counterparty_id, x.side, x.product_xml"
+
+
+def involving(uow, party_id: str, narrow: Narrowing, limit: int) -> list[StoredTransaction]:
+    """The first ``limit`` transactions the party is a side of (never others'), by delivery start.
+
+    One UNION ALL branch per side, each read from its own index in list order and stopped at
+    ``limit`` rows (an interval filter reads the window from the GiST index instead); the
+    tenderIDs are looked up for the rows returned only. The limit is a parameter: see
+    ``narrowing.LIMITS``."""
+    conditions, narrowed = narrow.sql("x", "transaction_id")
+    branches, params = [], []
+    for own_side, other_side in _SIDES:
+        with_counterparty, counterparty_params = narrow.counterparties(other_side)
+        branches.append(
+            f"(SELECT {_LISTED} FROM transaction x WHERE {own_side} = %s{with_counterparty}{conditions}"
+            " ORDER BY x.start_at, x.id LIMIT %s)"
+        )
+        params += [party_id, *counterparty_params, *narrowed, limit]
+    query = (
+        "SELECT x.transaction_id, t.tender_id, x.party_id, x.counterparty_id, x.side, x.product_xml FROM ("
+        + " UNION ALL ".join(branches)
+        + " ORDER BY start_at, id LIMIT %s) x JOIN tender t ON t.id = x.tender_pk ORDER BY x.start_at, x.id"
+    )
+    params.append(limit)
+    rows = uow.fetch(uow.sql(f"temix_involving_{zlib.crc32(query.encode()):08x}", query, params))
     return [
-        StoredTransaction(r.transaction_id, r.tender_id, r.party_id, r.counterparty_id, Side(r.side), bytes(r.product_xml))
-        for r in rows
+        StoredTransaction(transaction_id, tender_id, acceptor, maker, Side(side), bytes(xml))
+        for transaction_id, tender_id, acceptor, maker, side, xml in rows
     ]
 
 
