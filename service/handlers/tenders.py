@@ -105,9 +105,8 @@ def cancel_tender(req: Request) -> etree._Element:
 def request_tender(req: Request) -> etree._Element:
     narrow = narrowing(req, q(EI, "tenderID"))
     found = tenders.standing_visible_to(req.uow, req.party_id, req.now, narrow, req.max_items + 1)
-    items = [
-        m.wrap(q(EI, "eiTender"), q(EI, "tenderID"), s.tender_id,
-               m.with_quantity(s.product_xml, s.remaining_kw, s.rate_scale))
-        for s in found[: req.max_items]
-    ]
-    return reply_tenders(req, ok(req, truncation(found, req.max_items)), items)
+    reply = reply_tenders(req, ok(req, truncation(found, req.max_items)))
+    m.add_items(reply, q(EI, "eiTender"), (q(EI, "tenderID"),), (
+        ((s.tender_id,), m.with_quantity(s.product_xml, s.remaining_kw, s.rate_scale)) for s in found[: req.max_items]
+    ))
+    return reply

@@ -62,18 +62,16 @@ def _after_take(stored, quantity_kw):
 def request_transaction(req: Request) -> etree._Element:
     narrow = narrowing(req, q(EI, "transactionID"))
     found = transactions.involving(req.uow, req.party_id, narrow, req.max_items + 1)
-    items = []
-    for stored in found[: req.max_items]:
-        product = etree.fromstring(stored.product_xml)
-        if stored.party_id != req.party_id:  # the requestor made the tender: its side is opposite
-            m.with_side(product, stored.side.opposite)
-        items.append(
-            m.element(
-                q(EI, "eiTransaction"),
-                None,
-                m.element(q(EI, "transactionID"), stored.transaction_id),
-                m.element(q(EI, "tenderID"), stored.tender_id),
-                product,
-            )
-        )
-    return reply_transactions(req, ok(req, truncation(found, req.max_items)), items)
+    reply = reply_transactions(req, ok(req, truncation(found, req.max_items)))
+    m.add_items(reply, q(EI, "eiTransaction"), (q(EI, "transactionID"), q(EI, "tenderID")), (
+        ((stored.transaction_id, stored.tender_id), _as_seen_by(req.party_id, stored)) for stored in found[: req.max_items]
+    ))
+    return reply
+
+
+def _as_seen_by(party_id: str, stored: transactions.StoredTransaction) -> etree._Element:
+    """The acceptor's product; the tender's party sees the opposite side."""
+    product = etree.fromstring(stored.product_xml)
+    if stored.party_id != party_id:
+        m.with_side(product, stored.side.opposite)
+    return product
