@@ -106,7 +106,9 @@ def request_tender(req: Request) -> etree._Element:
     narrow = narrowing(req, q(EI, "tenderID"))
     found = tenders.standing_visible_to(req.uow, req.party_id, req.now, narrow, req.max_items + 1)
     reply = reply_tenders(req, ok(req, truncation(found, req.max_items)))
+    shown = found[: req.max_items]
+    products = m.stored_products([s.product_xml for s in shown])
     m.add_items(reply, q(EI, "eiTender"), (q(EI, "tenderID"),), (
-        ((s.tender_id,), m.with_quantity(s.product_xml, s.remaining_kw, s.rate_scale)) for s in found[: req.max_items]
+        ((s.tender_id,), m.with_quantity(product, s.remaining_kw, s.rate_scale)) for s, product in zip(shown, products)
     ))
     return reply

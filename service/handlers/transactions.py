@@ -63,15 +63,17 @@ def request_transaction(req: Request) -> etree._Element:
     narrow = narrowing(req, q(EI, "transactionID"))
     found = transactions.involving(req.uow, req.party_id, narrow, req.max_items + 1)
     reply = reply_transactions(req, ok(req, truncation(found, req.max_items)))
+    shown = found[: req.max_items]
+    products = m.stored_products([stored.product_xml for stored in shown])
     m.add_items(reply, q(EI, "eiTransaction"), (q(EI, "transactionID"), q(EI, "tenderID")), (
-        ((stored.transaction_id, stored.tender_id), _as_seen_by(req.party_id, stored)) for stored in found[: req.max_items]
+        ((stored.transaction_id, stored.tender_id), _as_seen_by(req.party_id, stored, product))
+        for stored, product in zip(shown, products)
     ))
     return reply
 
 
-def _as_seen_by(party_id: str, stored: transactions.StoredTransaction) -> etree._Element:
+def _as_seen_by(party_id: str, stored: transactions.StoredTransaction, product: etree._Element) -> etree._Element:
     """The acceptor's product; the tender's party sees the opposite side."""
-    product = etree.fromstring(stored.product_xml)
     if stored.party_id != party_id:
         m.with_side(product, stored.side.opposite)
     return product
