@@ -107,7 +107,7 @@ def request_tender(req: Request) -> etree._Element:
     found = tenders.standing_visible_to(req.uow, req.party_id, req.now, narrow, req.max_items + 1)
     reply = reply_tenders(req, ok(req, truncation(found, req.max_items)))
     shown = found[: req.max_items]
-    products = m.stored_products([s.product_xml for s in shown])
+    products = m.stored_products([s.product_xml for s in shown], m.QUANTITY_PATH)
     m.add_items(reply, q(EI, "eiTender"), (q(EI, "tenderID"),), (
         ((s.tender_id,), m.with_quantity(product, s.remaining_kw, s.rate_scale)) for s, product in zip(shown, products)
     ))

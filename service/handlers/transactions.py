@@ -64,7 +64,7 @@ def request_transaction(req: Request) -> etree._Element:
     found = transactions.involving(req.uow, req.party_id, narrow, req.max_items + 1)
     reply = reply_transactions(req, ok(req, truncation(found, req.max_items)))
     shown = found[: req.max_items]
-    products = m.stored_products([stored.product_xml for stored in shown])
+    products = m.stored_products([stored.product_xml for stored in shown], m.SIDE_PATH)
     m.add_items(reply, q(EI, "eiTransaction"), (q(EI, "transactionID"), q(EI, "tenderID")), (
         ((stored.transaction_id, stored.tender_id), _as_seen_by(req.party_id, stored, product))
         for stored, product in zip(shown, products)
@@ -72,8 +72,8 @@ def request_transaction(req: Request) -> etree._Element:
     return reply
 
 
-def _as_seen_by(party_id: str, stored: transactions.StoredTransaction, product: etree._Element) -> etree._Element:
+def _as_seen_by(party_id: str, stored: transactions.StoredTransaction, product) -> etree._Element:
     """The acceptor's product; the tender's party sees the opposite side."""
     if stored.party_id != party_id:
-        m.with_side(product, stored.side.opposite)
-    return product
+        return m.with_side(product, stored.side.opposite)
+    return product[0]

@@ -39,7 +39,6 @@ REPLY_TAGS = {
 }
 
 QUOTE_STATE = "indicationOfInterest"
-TEMIX_POWER, QUANTITY, SIDE = q(POWER, "temixPower"), q(EMIX, "quantity"), q(EMIX, "side")
 ONE_NODE_INTERFACES = {
     q(POWER, "pnode"): q(POWER, "node"),
     q(POWER, "aggregatedPnode"): q(POWER, "node"),
@@ -267,16 +266,30 @@ def read_price(price: etree._Element, energy_scale: str) -> Decimal:
     return units.price_per_kwh(decimal_of(required(price, q(EMIX, "value"))), energy_scale)
 
 
-def stored_products(stored: list[bytes]) -> list[etree._Element]:
-    """Products as the store keeps them (each an element serialised by lxml), parsed under one
-    container: a list of 100 parses ~20 % faster as one document than as 100."""
-    return list(etree.fromstringlist([b"<stored>", *stored, b"</stored>"]))
+# What re-rendering changes in a stored product: read_product found both as direct children.
+_PRODUCT_NS = {"emix": EMIX, "power": POWER}
+QUANTITY_PATH = etree.XPath("/stored/*/power:temixPower/emix:quantity", namespaces=_PRODUCT_NS)
+SIDE_PATH = etree.XPath("/stored/*/emix:side", namespaces=_PRODUCT_NS)
 
 
-def with_quantity(product: etree._Element, quantity_kw: Decimal, rate_scale: str) -> etree._Element:
-    """A stored product, re-rendered with another rate (the remaining one) in the party's unit."""
-    # read_product found both as direct children; a path (find) costs 3x more per call
-    quantity = next(next(product.iterchildren(TEMIX_POWER)).iterchildren(QUANTITY))
+def stored_products(stored: list[bytes], path: etree.XPath) -> list[tuple[etree._Element, etree._Element]]:
+    """Products as the store keeps them (each an element serialised by lxml), each with the
+    element ``path`` finds in it. Parsed under one container, ~20 % faster than a document
+    each, and searched once for all: a search per product costs ~5 us, 5x more."""
+    holder = etree.fromstringlist([b"<stored>", *stored, b"</stored>"])
+    found = {}
+    for element in path(holder):
+        product = element.getparent()
+        while product.getparent() is not holder:
+            product = product.getparent()
+        found.setdefault(product, element)  # the first, as read_product took it
+    return [(product, found[product]) for product in holder]
+
+
+def with_quantity(stored: tuple[etree._Element, etree._Element], quantity_kw: Decimal, rate_scale: str) -> etree._Element:
+    """A stored product and its emix:quantity (QUANTITY_PATH), re-rendered with another rate
+    (the remaining one) in the party's unit."""
+    product, quantity = stored
     quantity.text = rate_text(quantity_kw, rate_scale)
     return product
 
@@ -314,8 +327,10 @@ def exercised_product(
     )
 
 
-def with_side(product: etree._Element, side: Side) -> etree._Element:
-    next(product.iterchildren(SIDE)).text = side.value
+def with_side(stored: tuple[etree._Element, etree._Element], side: Side) -> etree._Element:
+    """A stored product and its emix:side (SIDE_PATH), re-rendered with that side."""
+    product, side_element = stored
+    side_element.text = side.value
     return product
 
 
@@ -380,10 +395,10 @@ def add_items(
         etree.SubElement(blank, id_tag)
     for ids, product in items:
         item = blank.__copy__()  # a deep copy, without the copy module's dispatch
+        reply.append(item)  # first: the product then moves once, into the reply
         for slot, object_id in zip(item, ids, strict=True):
             slot.text = object_id
         item.append(product)
-        reply.append(item)
 
 
 def position_interface(payload: etree._Element) -> tuple[str, str] | None:
