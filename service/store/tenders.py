@@ -145,7 +145,9 @@ _STANDING = (
     "t.cancelled_at IS NULL AND t.remaining_kw > 0"
     " AND (t.expires_at IS NULL OR t.expires_at > %s) AND t.start_at > %s"
 )
-_SHOWN = "t.id, t.start_at, t.tender_id, t.remaining_kw, t.rate_scale, t.product_xml"
+# products as text: psycopg2 decodes bytea 2.5x slower (0.7 ms for 100 products); lxml
+# serialised them as ASCII, or UTF-8 (C14N) before df18dfd
+_SHOWN = "t.id, t.start_at, t.tender_id, t.remaining_kw, t.rate_scale, convert_from(t.product_xml, 'UTF8') AS product_xml"
 # own; addressed to the party; distributed to it (a tender is never addressed or distributed
 # to its own party, so the branches cannot overlap)
 _BRANCHES = (
@@ -179,7 +181,7 @@ def standing_visible_to(uow, party_id: str, now: datetime, narrow: Narrowing, li
     )
     params.append(limit)
     rows = uow.fetch(uow.sql(f"temix_standing_{zlib.crc32(query.encode()):08x}", query, params))
-    return [ShownTender(tender_id, remaining, scale, bytes(xml)) for tender_id, remaining, scale, xml in rows]
+    return [ShownTender(tender_id, remaining, scale, xml.encode()) for tender_id, remaining, scale, xml in rows]
 
 
 def recipients(

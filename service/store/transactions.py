@@ -52,7 +52,10 @@ def queue_transactions(uow, party_id: str, rows: list[dict]) -> None:
 
 # The party as acceptor; as the tender's party (never both: a party cannot accept its own tender).
 _SIDES = (("x.party_id", "x.counterparty_id"), ("x.counterparty_id", "x.party_id"))
-_LISTED = "x.id, x.start_at, x.transaction_id, x.tender_pk, x.party_id, x.counterparty_id, x.side, x.product_xml"
+_LISTED = (  # the product as text: see tenders._SHOWN
+    "x.id, x.start_at, x.transaction_id, x.tender_pk, x.party_id, x.counterparty_id, x.side,"
+    " convert_from(x.product_xml, 'UTF8') AS product_xml"
+)
 
 
 def involving(uow, party_id: str, narrow: Narrowing, limit: int) -> list[StoredTransaction]:
@@ -79,7 +82,7 @@ def involving(uow, party_id: str, narrow: Narrowing, limit: int) -> list[StoredT
     params.append(limit)
     rows = uow.fetch(uow.sql(f"temix_involving_{zlib.crc32(query.encode()):08x}", query, params))
     return [
-        StoredTransaction(transaction_id, tender_id, acceptor, maker, Side(side), bytes(xml))
+        StoredTransaction(transaction_id, tender_id, acceptor, maker, Side(side), xml.encode())
         for transaction_id, tender_id, acceptor, maker, side, xml in rows
     ]
 
