@@ -122,19 +122,23 @@ tender = Table(
     CheckConstraint("remaining_kw >= 0 and remaining_kw <= quantity_kw", name="ck_tender_remaining"),
     CheckConstraint("start_at < end_at", name="ck_tender_interval"),
 )
-# Standing tenders addressed to a party, and a party's own standing tenders: in list order,
-# and by delivery interval (GiST, btree_gist) so an interval filter reads only the window.
-_STANDING = "cancelled_at is null and remaining_kw > 0"
-for _side in (tender.c.party_id, tender.c.counterparty_id):
-    _name = _side.name.removesuffix("_id")
-    Index(f"ix_tender_{_name}_standing", _side, tender.c.start_at, tender.c.id, postgresql_where=text(_STANDING))
-    Index(
-        f"ix_tender_{_name}_standing_during",
-        _side,
-        func.tstzrange(tender.c.start_at, tender.c.end_at),
-        postgresql_using="gist",
-        postgresql_where=text(_STANDING),
-    )
+
+
+def _list_indexes(table: Table, order: str, during: str, where: str | None = None) -> None:
+    """For a party on either side of a row (party_id, counterparty_id), the order the lists
+    return rows in, (side, start_at, id), and the delivery interval as a range (GiST, with
+    btree_gist for the side) so an interval filter reads only the window."""
+    partial = {"postgresql_where": text(where)} if where else {}
+    for side in (table.c.party_id, table.c.counterparty_id):
+        name = f"ix_{table.name}_{side.name.removesuffix('_id')}"
+        Index(f"{name}_{order}", side, table.c.start_at, table.c.id, **partial)
+        Index(
+            f"{name}_{during}", side, func.tstzrange(table.c.start_at, table.c.end_at), postgresql_using="gist", **partial
+        )
+
+
+# A party's own standing tenders, and those addressed to it.
+_list_indexes(tender, "standing", "standing_during", where="cancelled_at is null and remaining_kw > 0")
 # whether another party's tender with this ID is addressed to the caller (refused cancels)
 Index("ix_tender_counterparty_tender_id", tender.c.counterparty_id, tender.c.tender_id)
 
@@ -171,16 +175,8 @@ transaction = Table(
     CheckConstraint("side in ('buy', 'sell')", name="ck_transaction_side"),
     CheckConstraint("quantity_kw > 0", name="ck_transaction_quantity"),
 )
-# A party's transactions as acceptor and as maker: in list order, and by delivery interval.
-for _side in (transaction.c.party_id, transaction.c.counterparty_id):
-    _name = _side.name.removesuffix("_id")
-    Index(f"ix_transaction_{_name}_start", _side, transaction.c.start_at, transaction.c.id)
-    Index(
-        f"ix_transaction_{_name}_during",
-        _side,
-        func.tstzrange(transaction.c.start_at, transaction.c.end_at),
-        postgresql_using="gist",
-    )
+# A party's transactions as acceptor and as maker.
+_list_indexes(transaction, "start", "during")
 Index(
     "ix_transaction_option_transaction_pk",
     transaction.c.option_transaction_pk,
