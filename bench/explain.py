@@ -78,6 +78,9 @@ class ExplainingUnit:
         return self.cursor.fetchall()
 
     def _explain(self, statement: bytes) -> None:
+        if statement.startswith(b"SET LOCAL "):  # the list reads' plan_cache_mode: set it, explain the rest
+            setting, _, statement = statement.partition(b";\n")
+            self.cursor.execute(setting)
         self.cursor.execute(b"EXPLAIN (ANALYZE, BUFFERS, SETTINGS) " + statement)
         plan = [row[0] for row in self.cursor.fetchall()]
         text = re.sub(r"'\\x[0-9a-f]{40,}'", "'<bytes>'", statement.decode())

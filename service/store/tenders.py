@@ -14,7 +14,7 @@ from service.domain.errors import DuplicateIdError, NotFoundError
 from service.domain.intervals import Interval
 from service.domain.options import OptionTerms, OptionType
 from service.domain.tenders import Interface, Side, Tender, Terms
-from service.store.narrowing import Narrowing, terms_columns
+from service.store.narrowing import CUSTOM_PLAN, Narrowing, terms_columns
 from service.store.tables import (
     party_group,
     party_market_context,
@@ -163,8 +163,8 @@ def standing_visible_to(uow, party_id: str, now: datetime, narrow: Narrowing, li
 
     One UNION ALL branch per way of seeing a tender, each read from its own index in list
     order and stopped at ``limit`` rows (an interval filter reads the window from the GiST
-    index instead); then the first ``limit`` of the three. The limit is a parameter: see
-    ``narrowing.LIMITS``."""
+    index instead); then the first ``limit`` of the three. Planned anew each time: see
+    ``narrowing.CUSTOM_PLAN``."""
     conditions, narrowed = narrow.sql("t", "tender_id")
     branches, params = [], []
     for source, other_side in _BRANCHES:
@@ -180,7 +180,7 @@ def standing_visible_to(uow, party_id: str, now: datetime, narrow: Narrowing, li
         + ") shown ORDER BY start_at, id LIMIT %s"
     )
     params.append(limit)
-    rows = uow.fetch(uow.sql(f"temix_standing_{zlib.crc32(query.encode()):08x}", query, params))
+    rows = uow.fetch(CUSTOM_PLAN + uow.sql(f"temix_standing_{zlib.crc32(query.encode()):08x}", query, params))
     return [ShownTender(tender_id, remaining, scale, xml.encode()) for tender_id, remaining, scale, xml in rows]
 
 

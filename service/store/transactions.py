@@ -10,7 +10,7 @@ from sqlalchemy import and_, or_, select
 from service.domain.errors import DuplicateIdError
 from service.domain.intervals import Interval
 from service.domain.tenders import Side
-from service.store.narrowing import Narrowing, terms_columns
+from service.store.narrowing import CUSTOM_PLAN, Narrowing, terms_columns
 from service.store.tables import transaction
 
 UNIQUE_TRANSACTION_ID = "uq_transaction_party_transaction_id"
@@ -63,8 +63,8 @@ def involving(uow, party_id: str, narrow: Narrowing, limit: int) -> list[StoredT
 
     One UNION ALL branch per side, each read from its own index in list order and stopped at
     ``limit`` rows (an interval filter reads the window from the GiST index instead); the
-    tenderIDs are looked up for the rows returned only. The limit is a parameter: see
-    ``narrowing.LIMITS``."""
+    tenderIDs are looked up for the rows returned only. Planned anew each time: see
+    ``narrowing.CUSTOM_PLAN``."""
     conditions, narrowed = narrow.sql("x", "transaction_id")
     branches, params = [], []
     for own_side, other_side in _SIDES:
@@ -80,7 +80,7 @@ def involving(uow, party_id: str, narrow: Narrowing, limit: int) -> list[StoredT
         + " ORDER BY start_at, id LIMIT %s) x JOIN tender t ON t.id = x.tender_pk ORDER BY x.start_at, x.id"
     )
     params.append(limit)
-    rows = uow.fetch(uow.sql(f"temix_involving_{zlib.crc32(query.encode()):08x}", query, params))
+    rows = uow.fetch(CUSTOM_PLAN + uow.sql(f"temix_involving_{zlib.crc32(query.encode()):08x}", query, params))
     return [
         StoredTransaction(transaction_id, tender_id, acceptor, maker, Side(side), xml.encode())
         for transaction_id, tender_id, acceptor, maker, side, xml in rows
