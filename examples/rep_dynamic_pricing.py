@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A REP's dynamic pricing, against a running temix server (the scenario is service/demo.py).
+"""A REP's dynamic pricing, against a running temix server (the scenario is service/demo/).
 
     python examples/rep_dynamic_pricing.py --url http://127.0.0.1:8080 --out DIR \
         [--data-dir DIR] [--day YYYY-MM-DD]

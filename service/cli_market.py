@@ -5,7 +5,7 @@
     temix market-context list
     temix positions PARTY_ID [--from T] [--to T] [--resolution PT1H] [--plot FILE.png]
     temix db check-positions
-    temix demo --url URL --out DIR (the scenario of service/demo.py)
+    temix demo --url URL --out DIR (the scenario of service/demo/)
 
 Registered by ``service.cli.build_parser``; they open the database like every command.
 """

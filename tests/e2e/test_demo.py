@@ -1,4 +1,4 @@
-"""The REP dynamic-pricing demo (service/demo.py) against the running server.
+"""The REP dynamic-pricing demo (service/demo/) against the running server.
 
 The demo registers its own market context and parties with ``temix`` on the server's data
 folder, then trades through zeep. These tests hold the server's positions, read back with

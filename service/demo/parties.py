@@ -1,0 +1,191 @@
+"""The demo's parties: the operator (``temix`` admin commands beside the server) and the
+agents (a party each, with its own zeep clients)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from service.config import REPO_ROOT
+from service.demo.strategies import CURRENCY, HOUR, NODE
+
+
+class DemoError(RuntimeError):
+    """A step of the scenario the server refused, with what was sent and what came back."""
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A standing tender as a customer sees it."""
+
+    tender_id: str
+    side: str
+    start: datetime
+    duration: str
+    quantity: Decimal
+    price: Decimal | None  # None for an option (its price is the premium)
+    option: dict | None = None  # the emixOption terms, as read
+
+    def hour(self, day_start: datetime) -> int:
+        return int((self.start - day_start) / HOUR)
+
+
+class Operator:
+    """Runs ``python -m service.cli ... [--data-dir DIR]`` beside the running server."""
+
+    def __init__(self, data_dir: str | Path | None, env: dict[str, str] | None):
+        self.data_dir = Path(data_dir) if data_dir else None
+        self.env = dict(os.environ if env is None else env)
+        self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), self.env.get("PYTHONPATH")]))
+
+    def temix(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "service.cli", *args]
+        command += ["--data-dir", str(self.data_dir)] if self.data_dir else []
+        return subprocess.run(command, check=False, input=stdin, capture_output=True, text=True, env=self.env,
+                              cwd=self.data_dir or None, timeout=300)
+
+    def must(self, *args: str, stdin: str = "") -> str:
+        done = self.temix(*args, stdin=stdin)
+        if done.returncode != 0:
+            raise DemoError(f"temix {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
+        return done.stdout.strip()
+
+    def add_market_context(self, uri: str) -> str:
+        """With the option terms if this temix knows them; what it said."""
+        base = ("market-context", "add", uri, "--currency", CURRENCY, "--energy-unit", "kWh")
+        done = self.temix(*base, "--option-lead-time", "PT1H", "--option-granularity", "PT1H")
+        if done.returncode == 2 and "unrecognized arguments" in done.stderr:
+            return self.must(*base) + " (this temix has no option terms)"
+        if done.returncode != 0:
+            raise DemoError(f"temix market-context add {uri} failed: {done.stderr.strip()}")
+        return done.stdout.strip()
+
+    def add_party(self, party_id: str, password: str, market_context: str) -> str:
+        return self.must("party", "add", party_id, "--password-stdin", "--market-context", market_context,
+                         stdin=password + "\n")
+
+
+# --- the parties: zeep clients ---------------------------------------------------------------
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def _ok(reply, what: str, sent: dict) -> None:
+    code = reply.eiResponse.responseCode
+    if code != "200":
+        raise DemoError(f"{what}: sent {_brief(sent)}; got {code} {reply.eiResponse.responseDescription}")
+
+
+def _brief(sent: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in sent.items() if k in ("partyID", "counterPartyID", "requestID"))
+
+
+class Agent:
+    """A party with its own zeep clients: WS-Security PasswordDigest, SubstitutionPlugin."""
+
+    def __init__(self, base_url: str, party_id: str, password: str, market_context: str):
+        # zeep is imported here, not at the top: `temix` imports this module to build its parser.
+        import zeep
+        from zeep.wsse.username import UsernameToken
+
+        from service.client import SubstitutionPlugin
+
+        self.party_id, self.market_context = party_id, market_context
+        self.tenders, self.transactions = (
+            zeep.Client(f"{base_url}/{endpoint}?wsdl", settings=zeep.Settings(strict=True),
+                        wsse=UsernameToken(party_id, password, use_digest=True), plugins=[SubstitutionPlugin()])
+            for endpoint in ("EiTender", "EiTransaction")
+        )
+
+    def _call(self, client, operation: str, **body):
+        body = {"requestID": new_id("req"), "partyID": self.party_id, **body}
+        reply = getattr(client.service, operation)(**body)
+        _ok(reply, f"{operation} by {self.party_id}", body)
+        return reply
+
+    def product(self, client, *, start: datetime, duration: str, side: str, state: str, quantity: Decimal,
+                price: Decimal | None = None, option: dict | None = None, expires: datetime | None = None):
+        """An emix:product (power at NODE), or an emix:emixOption on it when ``option`` is given."""
+        from service.client import substitute
+
+        power = substitute(
+            client, "power:temixPower", emixInterface=substitute(client, "power:pnode", node=NODE),
+            price=None if price is None else {"value": price}, quantity=quantity,
+            powerItem=substitute(client, "power:powerReal", itemDescription="RealPower", itemUnits="W",
+                                 siScaleCode="k", powerAttributes={"hertz": 60, "voltage": 240, "ac": True}),
+        )
+        common = {"dtStart": {"dateTime": start}, "duration": duration, "streamPayloadBase": power,
+                  "uid": new_id("product"), "transactiveState": state, "expirationDate": expires,
+                  "currency": CURRENCY, "marketContext": self.market_context, "side": side}
+        if option is None:
+            return substitute(client, "emix:product", **common)
+        return substitute(client, "emix:emixOption", **common, **option)
+
+    def distribute(self, offers: list[tuple[str, object]]) -> int:
+        """EiDistributeTender; how many parties it reached."""
+        reply = self._call(self.tenders, "EiDistributeTender",
+                           eiTender=[{"tenderID": t, "emixBase": p} for t, p in offers])
+        return int(reply.recipientCount)
+
+    def create_tender(self, counterparty: str, tender_id: str, product) -> None:
+        self._call(self.tenders, "EiCreateTender", counterPartyID=counterparty,
+                   eiTender=[{"tenderID": tender_id, "emixBase": product}])
+
+    def standing_offers(self, maker: str) -> list[Offer]:
+        """EiRequestTender: the maker's standing tenders in our market context."""
+        reply = self._call(self.tenders, "EiRequestTender", requestorPartyID=self.party_id,
+                           counterPartyID=[maker], marketContext=[self.market_context])
+        return [_offer(t) for t in reply.eiTender or ()]
+
+    def accept(self, maker: str, taken: list[tuple[Offer, Decimal]]) -> list[str]:
+        """EiCreateTransaction: each offer for the given rate, on the opposite side, all or none."""
+        if not taken:
+            return []
+        items = []
+        for offer, kw in taken:
+            other = "buy" if offer.side == "sell" else "sell"
+            product = self.product(self.transactions, start=offer.start, duration=offer.duration, side=other,
+                                   state="transaction", quantity=kw, price=offer.price, option=offer.option)
+            items.append({"transactionID": new_id("txn"), "tenderID": offer.tender_id, "emixBase": product})
+        reply = self._call(self.transactions, "EiCreateTransaction", counterPartyID=maker, eiTransaction=items)
+        return list(reply.transactionID)
+
+    def exercise(self, writer: str, option_transaction_id: str, calls: list[tuple[datetime, Decimal]]) -> list[str]:
+        """EiExerciseOption: one PT1H sub-interval per call."""
+        exercises = [{"transactionID": new_id("call"), "dtStart": {"dateTime": start}, "duration": "PT1H",
+                      "quantity": kw} for start, kw in calls]
+        reply = self._call(self.transactions, "EiExerciseOption", counterPartyID=writer,
+                           optionTransactionID=option_transaction_id, exercise=exercises)
+        return list(reply.transactionID or ())
+
+    def positions(self, day_start: datetime) -> list:
+        reply = self._call(self.transactions, "EiRequestPosition", requestorPartyID=self.party_id,
+                           marketContext=[self.market_context],
+                           window={"dtStart": {"dateTime": day_start}, "duration": "PT24H"}, resolution="PT1H")
+        return list(reply.position or ())
+
+    def option_transactions(self) -> list:
+        reply = self._call(self.transactions, "EiRequestTransaction", requestorPartyID=self.party_id,
+                           marketContext=[self.market_context])
+        return [t for t in reply.eiTransaction or () if type(t.emixBase).__name__ == "EmixOptionType"]
+
+
+def _offer(tender) -> Offer:
+    base = tender.emixBase
+    power = base.streamPayloadBase
+    option = None
+    if type(base).__name__ == "EmixOptionType":
+        option = {"optionHolderSide": base.optionHolderSide, "optionPremium": {"value": base.optionPremium.value},
+                  "optionStrikePrice": {"value": base.optionStrikePrice.value}, "optionType": base.optionType}
+    price = power.price.value if option is None and power.price is not None else None
+    return Offer(tender.tenderID, base.side, base.dtStart.dateTime, str(base.duration),
+                 Decimal(str(power.quantity)), price, option)
+
