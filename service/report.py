@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from service.domain.intervals import Interval
-from service.domain.positions import PositionStep, profile
+from service.domain.positions import PositionStep
 from service.store.positions import PositionKey, read_window
 from service.store.uow import UnitOfWork
 
@@ -14,7 +14,7 @@ from service.store.uow import UnitOfWork
 def profiles(engine, party_id: str, window: Interval, step: timedelta | None) -> dict[PositionKey, list[PositionStep]]:
     with UnitOfWork(engine) as uow:
         found = read_window(uow, party_id, window)
-    return {held.key: profile(held.opening, held.changes, window, step) for held in found}
+    return {held.key: held.profile(step) for held in found}
 
 
 def describe(key: PositionKey) -> str:

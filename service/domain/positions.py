@@ -10,8 +10,8 @@ rows. Profiles over a window, raw or on a grid, are integrated from those points
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 from itertools import compress, pairwise, repeat
 from operator import floordiv, lt, sub
@@ -34,21 +34,13 @@ class PositionChange(_Change):
     """From ``at`` on, the rate changes by ``rate_kw`` and the value flow by ``value_rate``.
 
     The value flow is in currency per hour: revenue less cost, so a sell earns and a buy pays.
-    A tuple, because a profile reads thousands of them per request.
+    A tuple: a position has thousands of them.
     """
 
     __slots__ = ()
 
     def __new__(cls, at: datetime, rate_kw: Decimal, value_rate: Decimal):
         return super().__new__(cls, to_utc(at, "change time"), rate_kw, value_rate)
-
-    @classmethod
-    def stored(cls, ats: list[datetime], rates: list[Decimal], value_rates: list[Decimal]) -> list[PositionChange]:
-        """Change points read back from the database, whose times are instants already: made
-        without a Python call each (a profile reads thousands), converted only if not in UTC."""
-        if any(at.tzinfo is not UTC for at in ats):
-            return list(map(cls, ats, rates, value_rates))
-        return list(map(tuple.__new__, repeat(cls), zip(ats, rates, value_rates)))
 
 
 class Deal(Protocol):
@@ -152,10 +144,29 @@ def profile(
     step, it is one ``PositionStep`` per cell of ``window.split(step)`` (the last cell is
     shorter if the step does not divide the window).
     """
+    changes = list(changes)
+    if not changes:
+        return profile_of_offsets(opening, [], [], [], window, step)
+    ats, rates, value_rates = zip(*changes)
+    offsets = list(map(floordiv, map(sub, ats, repeat(window.start)), repeat(_MICROSECOND)))
+    return profile_of_offsets(opening, offsets, rates, value_rates, window, step)
+
+
+def profile_of_offsets(
+    opening: tuple[Decimal, Decimal],
+    offsets: Sequence[int],
+    rates: Sequence[Decimal],
+    value_rates: Sequence[Decimal],
+    window: Interval,
+    step: timedelta | None = None,
+) -> list[PositionStep]:
+    """``profile`` of change points given as columns, each at its microseconds from
+    ``window.start``: as the store reads a window, with no datetime or PositionChange made
+    per point (a party trading all day has thousands in a day)."""
     if step is not None and step <= timedelta(0):
         raise InvalidValueError(f"A grid step must be a positive duration, got {step!r}")
-    offsets, rate_changes, value_changes = _inner_points(changes, window)
     span = window.microseconds
+    offsets, rate_changes, value_changes = _inner_points(list(offsets), rates, value_rates, span)
     bounds = [0, *offsets, span] if step is None else [*range(0, span, step // _MICROSECOND), span]
     return _sweep(opening, offsets, rate_changes, value_changes, bounds, window.start)
 
@@ -164,18 +175,14 @@ _MICROSECOND = timedelta(microseconds=1)
 
 
 def _inner_points(
-    changes: Iterable[PositionChange], window: Interval
+    offsets: list[int], rates: Sequence[Decimal], value_rates: Sequence[Decimal], span: int
 ) -> tuple[list[int], list[Decimal], list[Decimal]]:
-    """The changes strictly inside the window summed per instant (as ``merge`` does), without
-    those that change nothing, in time order: (microseconds from the window start, rate
+    """The changes strictly inside the window (offsets 0 < o < span) summed per instant (as
+    ``merge`` does), without those that change nothing, in time order: (offsets, rate
     changes, value flow changes). Each is added to ZERO, which rounds to the context as
     ``merge`` does, so that the digits stay the same."""
-    changes = list(changes)
-    if not changes:
+    if not offsets:
         return [], [], []
-    ats, rates, value_rates = zip(*changes)
-    offsets = list(map(floordiv, map(sub, ats, repeat(window.start)), repeat(_MICROSECOND)))
-    span = window.microseconds
     with localcontext(DECIMAL_CONTEXT):
         if 0 < offsets[0] and offsets[-1] < span and all(map(lt, offsets, offsets[1:])):
             # as the store reads them: inside the window, in order, one per instant (C loops)

@@ -29,9 +29,7 @@ def request_position(req: Request) -> etree._Element:
     found = positions.read_window(
         req.uow, req.party_id, window, req.texts(q(EMIX, "marketContext")), kind, interface
     )
-    items = [
-        m.position(held.key, profile(held.opening, held.changes, window, step)) for held in found
-    ]
+    items = [m.position(held.key, held.profile(step)) for held in found]
     if req.text(q(TEMIX, "combineTransport")) in ("true", "1"):
         items += [m.position(key, profile(*held, window, step)) for key, held in _delivered(found)]
     return reply_positions(req, ok(req), items)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -52,19 +53,45 @@ def apply(uow, changes: list[tuple[PositionKey, PositionChange]]) -> None:
 
 @dataclass(frozen=True)
 class PositionWindow:
-    """One position's opening (in force at window start) and its change points inside."""
+    """One position's opening (in force at window start) and its change points inside, as
+    columns: microseconds from the window start, rate changes, value flow changes."""
 
     key: PositionKey
     opening: tuple[Decimal, Decimal]
-    changes: list[PositionChange]
+    window: Interval
+    offsets: list[int]
+    rates: list[Decimal]
+    value_rates: list[Decimal]
+
+    def profile(self, step: timedelta | None) -> list[domain.PositionStep]:
+        return domain.profile_of_offsets(self.opening, self.offsets, self.rates, self.value_rates, self.window, step)
+
+    @property
+    def changes(self) -> list[PositionChange]:
+        """The change points as PositionChange (what combining transport works on)."""
+        start = self.window.start
+        return [
+            PositionChange(start + timedelta(microseconds=offset), rate, value_rate)
+            for offset, rate, value_rate in zip(self.offsets, self.rates, self.value_rates)
+        ]
 
 
 _KEY_COLUMNS = "market_context, product_kind, receipt_node, delivery_node"
+# The change points inside come as three arrays: times as microseconds from the window start
+# (bigint), rates and value flows as text. psycopg2 would make a datetime and a Decimal per
+# element, ~2 ms and ~1.2 ms per array of 1,700 (a party trading all day); this is ~0.3 and
+# ~0.4 ms (numeric's text form is plain digits, split on commas).
 _WINDOW_QUERY = (
-    f"SELECT {_KEY_COLUMNS}, -sum(rate_kw), -sum(value_rate), array_agg(at ORDER BY at) FILTER (WHERE at < %s),"
-    " array_agg(rate_kw ORDER BY at) FILTER (WHERE at < %s), array_agg(value_rate ORDER BY at) FILTER (WHERE at < %s)"
+    f"SELECT {_KEY_COLUMNS}, -sum(rate_kw), -sum(value_rate),"
+    " array_agg(((extract(epoch FROM at) - extract(epoch FROM %s::timestamptz)) * 1000000)::bigint ORDER BY at)"
+    " FILTER (WHERE at < %s), (array_agg(rate_kw ORDER BY at) FILTER (WHERE at < %s))::text,"
+    " (array_agg(value_rate ORDER BY at) FILTER (WHERE at < %s))::text"
     f" FROM position_change WHERE party_id = %s AND at > %s{{filters}} GROUP BY {_KEY_COLUMNS} ORDER BY {_KEY_COLUMNS}"
 )
+
+
+def _decimals(array_text: str) -> list[Decimal]:
+    return list(map(Decimal, array_text[1:-1].split(",")))
 
 
 def read_window(
@@ -94,14 +121,15 @@ def read_window(
         narrowing.append(("i", " AND receipt_node = %s AND delivery_node = %s", list(interface)))
     name = "temix_position_window_" + "".join(letter for letter, _, _ in narrowing)
     query = _WINDOW_QUERY.format(filters="".join(condition for _, condition, _ in narrowing))
-    params = [*[window.end] * 3, party_id, window.start, *(p for _, _, values in narrowing for p in values)]
+    params = [window.start, *[window.end] * 3, party_id, window.start, *(p for _, _, values in narrowing for p in values)]
     windows = []
-    for *key, rate, value_rate, ats, rates, value_rates in uow.fetch(uow.sql(name, query, params)):
+    for *key, rate, value_rate, offsets, rates, value_rates in uow.fetch(uow.sql(name, query, params)):
         opening = (rate, value_rate)
-        changes = PositionChange.stored(ats, rates, value_rates) if ats else []
-        if opening == (0, 0) and not any(change.rate_kw for change in changes):
+        rates = _decimals(rates) if offsets else []
+        if opening == (0, 0) and not any(rates):
             continue  # nothing in force during the window
-        windows.append(PositionWindow(PositionKey(party_id, *key), opening, changes))
+        value_rates = _decimals(value_rates) if offsets else []
+        windows.append(PositionWindow(PositionKey(party_id, *key), opening, window, offsets or [], rates, value_rates))
     return windows
 
 

@@ -329,6 +329,22 @@ def test_energy_bought_at_a_plus_transport_to_b_is_delivered_at_b(service):
     assert "delivered" not in {p.findtext(q(TEMIX, "productKind")) for p in plain.payload.iter(q(TEMIX, "position"))}
 
 
+def test_delivered_positions_follow_change_points_inside_the_window(service):
+    # the window starts before the deals, so their starts and ends are change points inside it
+    offer(service, ("energy", msg.product(node="A", quantity="2", price="0.05")), ("transport", msg.product(node="B", receipt="A", quantity="2", price="0.01")))
+    accept(service, "a1", "energy", msg.product(side="buy", node="A", quantity="2", price="0.05", state="transaction"))
+    accept(service, "a2", "transport", msg.product(side="buy", node="B", receipt="A", quantity="2", price="0.01", state="transaction"))
+    reply = service.call("/EiTransaction", msg.request_position("p1", "party-B", "2030-01-01T09:00:00Z", "PT3H", "PT1H", combine=True))
+    rates = {
+        (p.findtext(q(TEMIX, "productKind")), p.findtext(".//{http://docs.oasis-open.org/ns/emix/2011/06/power/cts.04}node")):
+        [Decimal(r.text) for r in p.iter(q(TEMIX, "rate"))]
+        for p in reply.payload.iter(q(TEMIX, "position"))
+    }
+    assert rates[("energy", "A")] == [0, -2, 0]
+    assert rates[("delivered", "A")] == [0, 0, 0]
+    assert rates[("delivered", "B")] == [0, -2, 0]
+
+
 def test_trading_closes_when_delivery_starts(service, clock):
     offer(service, ("t1", msg.product()))  # delivery 2030-01-01 10:00Z, no expirationDate
     clock.now = clock.now.replace(year=2030, month=1, day=1, hour=10)

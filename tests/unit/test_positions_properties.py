@@ -19,6 +19,7 @@ from service.domain.positions import (
     in_force,
     merge,
     profile,
+    profile_of_offsets,
     recompute,
 )
 from service.domain.units import DECIMAL_CONTEXT, energy_kwh, extended_price
@@ -183,3 +184,18 @@ def test_the_changes_of_a_position_sum_to_zero_so_what_is_in_force_is_minus_the_
     after = [change for change in changes if change.at > window.start]
     assert (total(c.rate_kw for c in changes), total(c.value_rate for c in changes)) == (0, 0)
     assert in_force(changes, window.start) == (-total(c.rate_kw for c in after), -total(c.value_rate for c in after))
+
+
+@SETTINGS
+@given(deals=deals(), window=windows())
+def test_a_profile_of_columns_at_offsets_from_the_window_start_is_the_profile_of_the_changes(deals, window):
+    # the store reads a window's change points as columns (microseconds, rates, value flows)
+    changes = recompute(deals)
+    inner = [change for change in changes if window.start < change.at < window.end]
+    opening = in_force(changes, window.start)
+    offsets = [(change.at - window.start) // timedelta(microseconds=1) for change in inner]
+    rates, value_rates = [c.rate_kw for c in inner], [c.value_rate for c in inner]
+    for step in (None, FIVE_MINUTES, QUARTER_HOUR):
+        assert profile_of_offsets(opening, offsets, rates, value_rates, window, step) == profile(
+            opening, changes, window, step
+        )
