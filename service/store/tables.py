@@ -197,13 +197,11 @@ position_change = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("rate_kw", Numeric, nullable=False),
     Column("value_rate", Numeric, nullable=False),
+    # covering: a position window (its opening sum and change points) is read from the key
+    # index alone, and each upsert writes one btree
     PrimaryKeyConstraint(
-        "party_id", "market_context", "product_kind", "receipt_node", "delivery_node", "at"
-    ),
-    # the opening sum of a window, answered from the index alone
-    Index(
-        "ix_position_change_key_at_covering",
         "party_id", "market_context", "product_kind", "receipt_node", "delivery_node", "at",
+        name="position_change_pkey",
         postgresql_include=["rate_kw", "value_rate"],
     ),
 )
