@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from lxml import etree
 
+from service.soap.mapping import stored_form
 from service.soap.ns import EMIX, q
 from tests.support import messages as M
 
@@ -110,7 +111,7 @@ def stored_product_template() -> bytes:
     product = M.product(side="@SIDE@", quantity="@QTY@", price="@PRICE@", start="@START@",
                         duration="@DUR@", node="@NODE@", state="@STATE@")
     envelope = etree.fromstring(M.envelope(M.create_tender("r", "a", "b", ("t", product)), _token("a")))
-    return etree.tostring(envelope.find(f".//{q(EMIX, 'product')}"), method="c14n")
+    return stored_form(envelope.find(f".//{q(EMIX, 'product')}"))
 
 
 # ----------------------------------------------------------------------- HTTP client

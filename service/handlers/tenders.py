@@ -84,7 +84,7 @@ def _tender_row(req: Request, element: etree._Element, counterparty: str | None)
         raise InvalidValueError(
             f"Tender {tender_id!r} expires at {product.expires_at.isoformat()}, before the server time"
         )
-    product_xml = etree.tostring(product_element)
+    product_xml = m.stored_form(product_element)
     return tenders.new_row(req.party_id, req.request_id, counterparty, product, tender_id, product_xml)
 
 

@@ -45,7 +45,7 @@ def create_transaction(req: Request) -> etree._Element:
         locked[tender_id] = _after_take(stored, product.terms.quantity_kw)
         rows.append(transactions.new_row(
             req.party_id, req.request_id, maker_id, transaction_id, stored.pk, product,
-            etree.tostring(element),
+            m.stored_form(element),
         ))
         if product.option is None:  # an option changes no position until it is exercised
             changes += positions.changes_for_transaction(req.party_id, maker_id, product.terms)
