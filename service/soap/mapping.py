@@ -278,7 +278,7 @@ _XSI_TYPES = etree.XPath("descendant-or-self::*/@xsi:type", namespaces={"xsi": X
 
 def stored_form(product: etree._Element) -> bytes:
     """A product serialised for the store with only the namespace declarations it uses, not
-    every one in scope in the request envelope: a copy declares only those (a third fewer
+    every one in scope in the request envelope: a copy declares only those (a fifth fewer
     bytes; list replies parse them ~25 % faster). A product with an xsi:type is kept with
     all of them: the prefix in its value may be declared for nothing else."""
     if _XSI_TYPES(product):
