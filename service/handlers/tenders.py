@@ -17,6 +17,7 @@ from service.handlers import (
     truncation,
 )
 from service.soap import mapping as m
+from service.soap.stored import QUANTITY_PATH, stored_form, stored_products, with_quantity
 from service.soap.ns import EI, q
 from service.store import tenders
 
@@ -84,7 +85,7 @@ def _tender_row(req: Request, element: etree._Element, counterparty: str | None)
         raise InvalidValueError(
             f"Tender {tender_id!r} expires at {product.expires_at.isoformat()}, before the server time"
         )
-    product_xml = m.stored_form(product_element)
+    product_xml = stored_form(product_element)
     return tenders.new_row(req.party_id, req.request_id, counterparty, product, tender_id, product_xml)
 
 
@@ -107,8 +108,8 @@ def request_tender(req: Request) -> etree._Element:
     found = tenders.standing_visible_to(req.uow, req.party_id, req.now, narrow, req.max_items + 1)
     reply = reply_tenders(req, ok(req, truncation(found, req.max_items)))
     shown = found[: req.max_items]
-    products = m.stored_products([s.product_xml for s in shown], m.QUANTITY_PATH)
+    products = stored_products([s.product_xml for s in shown], QUANTITY_PATH)
     m.add_items(reply, q(EI, "eiTender"), (q(EI, "tenderID"),), (
-        ((s.tender_id,), m.with_quantity(product, s.remaining_kw, s.rate_scale)) for s, product in zip(shown, products)
+        ((s.tender_id,), with_quantity(product, s.remaining_kw, s.rate_scale)) for s, product in zip(shown, products)
     ))
     return reply

@@ -10,6 +10,7 @@ from service.domain.errors import InvalidValueError, NotFoundError
 from service.domain.tenders import check_acceptance
 from service.handlers import Request, narrowing, ok, reply_created_transaction, reply_transactions, truncation
 from service.soap import mapping as m
+from service.soap.stored import SIDE_PATH, stored_form, stored_products, with_side
 from service.soap.ns import EI, q
 from service.store import positions, tenders, transactions
 
@@ -45,7 +46,7 @@ def create_transaction(req: Request) -> etree._Element:
         locked[tender_id] = _after_take(stored, product.terms.quantity_kw)
         rows.append(transactions.new_row(
             req.party_id, req.request_id, maker_id, transaction_id, stored.pk, product,
-            m.stored_form(element),
+            stored_form(element),
         ))
         if product.option is None:  # an option changes no position until it is exercised
             changes += positions.changes_for_transaction(req.party_id, maker_id, product.terms)
@@ -64,7 +65,7 @@ def request_transaction(req: Request) -> etree._Element:
     found = transactions.involving(req.uow, req.party_id, narrow, req.max_items + 1)
     reply = reply_transactions(req, ok(req, truncation(found, req.max_items)))
     shown = found[: req.max_items]
-    products = m.stored_products([stored.product_xml for stored in shown], m.SIDE_PATH)
+    products = stored_products([stored.product_xml for stored in shown], SIDE_PATH)
     m.add_items(reply, q(EI, "eiTransaction"), (q(EI, "transactionID"), q(EI, "tenderID")), (
         ((stored.transaction_id, stored.tender_id), _as_seen_by(req.party_id, stored, product))
         for stored, product in zip(shown, products)
@@ -75,5 +76,5 @@ def request_transaction(req: Request) -> etree._Element:
 def _as_seen_by(party_id: str, stored: transactions.StoredTransaction, product) -> etree._Element:
     """The acceptor's product; the tender's party sees the opposite side."""
     if stored.party_id != party_id:
-        return m.with_side(product, stored.side.opposite)
+        return with_side(product, stored.side.opposite)
     return product[0]

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 
 from lxml import etree
 
@@ -266,53 +265,6 @@ def read_price(price: etree._Element, energy_scale: str) -> Decimal:
     return units.price_per_kwh(decimal_of(required(price, q(EMIX, "value"))), energy_scale)
 
 
-# What re-rendering changes in a stored product: read_product found both as direct children.
-_PRODUCT_NS = {"emix": EMIX, "power": POWER}
-QUANTITY_PATH = etree.XPath("/stored/*/power:temixPower/emix:quantity", namespaces=_PRODUCT_NS)
-SIDE_PATH = etree.XPath("/stored/*/emix:side", namespaces=_PRODUCT_NS)
-
-
-XSI = "http://www.w3.org/2001/XMLSchema-instance"
-_XSI_TYPES = etree.XPath("descendant-or-self::*/@xsi:type", namespaces={"xsi": XSI})
-
-
-def stored_form(product: etree._Element) -> bytes:
-    """A product serialised for the store with only the namespace declarations it uses, not
-    every one in scope in the request envelope: a copy declares only those (a fifth fewer
-    bytes; list replies parse them ~25 % faster). A product with an xsi:type is kept with
-    all of them: the prefix in its value may be declared for nothing else."""
-    if _XSI_TYPES(product):
-        return etree.tostring(product)
-    return etree.tostring(copy.deepcopy(product))
-
-
-def stored_products(stored: list[bytes], path: etree.XPath) -> list[tuple[etree._Element, etree._Element]]:
-    """Products as the store keeps them (each an element serialised by lxml), each with the
-    element ``path`` finds in it. Parsed under one container, ~20 % faster than a document
-    each, and searched once for all: a search per product costs ~5 us, 5x more."""
-    holder = etree.fromstringlist([b"<stored>", *stored, b"</stored>"])
-    found = {}
-    for element in path(holder):
-        product = element.getparent()
-        while product.getparent() is not holder:
-            product = product.getparent()
-        found.setdefault(product, element)  # the first, as read_product took it
-    return [(product, found[product]) for product in holder]
-
-
-def with_quantity(stored: tuple[etree._Element, etree._Element], quantity_kw: Decimal, rate_scale: str) -> etree._Element:
-    """A stored product and its emix:quantity (QUANTITY_PATH), re-rendered with another rate
-    (the remaining one) in the party's unit."""
-    product, quantity = stored
-    quantity.text = rate_text(quantity_kw, rate_scale)
-    return product
-
-
-@lru_cache(maxsize=1024)  # a list of tenders repeats few remaining rates
-def rate_text(quantity_kw: Decimal, rate_scale: str) -> str:
-    return format_decimal(units.to_scale(quantity_kw, rate_scale))
-
-
 def exercised_product(
     option: etree._Element, interval: Interval, quantity_text: str, side: Side, uid: str
 ) -> etree._Element:
@@ -339,13 +291,6 @@ def exercised_product(
         element(q(EMIX, "marketContext"), option.findtext(q(EMIX, "marketContext"))),
         element(q(EMIX, "side"), side.value),
     )
-
-
-def with_side(stored: tuple[etree._Element, etree._Element], side: Side) -> etree._Element:
-    """A stored product and its emix:side (SIDE_PATH), re-rendered with that side."""
-    product, side_element = stored
-    side_element.text = side.value
-    return product
 
 
 def format_decimal(value: Decimal) -> str:

@@ -2,7 +2,7 @@
 
 from lxml import etree
 
-from service.soap.mapping import stored_form
+from service.soap.stored import stored_form
 from service.soap.ns import EMIX, q
 from tests.support import messages as M
 
