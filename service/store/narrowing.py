@@ -4,6 +4,7 @@ both lists are planned.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 from service.domain.intervals import Interval
@@ -17,6 +18,12 @@ from service.domain.intervals import Interval
 # exceeds the average party's rows. The limits are parameters too, which keeps a generic
 # plan reading in index order should one be used.
 CUSTOM_PLAN = b"SET LOCAL plan_cache_mode = force_custom_plan;\n"
+
+
+def fetch_list(uow, name: str, query: str, params: list) -> list[tuple]:
+    """The rows of a list query: prepared once per shape (named after its text, as the
+    filters give each request its own), planned for the party at hand (CUSTOM_PLAN)."""
+    return uow.fetch(CUSTOM_PLAN + uow.sql(f"{name}_{zlib.crc32(query.encode()):08x}", query, params))
 
 
 @dataclass(frozen=True)

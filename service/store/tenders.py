@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
 from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +13,7 @@ from service.domain.errors import DuplicateIdError, NotFoundError
 from service.domain.intervals import Interval
 from service.domain.options import OptionTerms, OptionType
 from service.domain.tenders import Interface, Side, Tender, Terms
-from service.store.narrowing import CUSTOM_PLAN, Narrowing, terms_columns
+from service.store.narrowing import Narrowing, fetch_list, terms_columns
 from service.store.tables import (
     party_group,
     party_market_context,
@@ -180,7 +179,7 @@ def standing_visible_to(uow, party_id: str, now: datetime, narrow: Narrowing, li
         + ") shown ORDER BY start_at, id LIMIT %s"
     )
     params.append(limit)
-    rows = uow.fetch(CUSTOM_PLAN + uow.sql(f"temix_standing_{zlib.crc32(query.encode()):08x}", query, params))
+    rows = fetch_list(uow, "temix_standing", query, params)
     return [ShownTender(tender_id, remaining, scale, xml.encode()) for tender_id, remaining, scale, xml in rows]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 
 from sqlalchemy import and_, or_, select
@@ -10,7 +9,7 @@ from sqlalchemy import and_, or_, select
 from service.domain.errors import DuplicateIdError
 from service.domain.intervals import Interval
 from service.domain.tenders import Side
-from service.store.narrowing import CUSTOM_PLAN, Narrowing, terms_columns
+from service.store.narrowing import Narrowing, fetch_list, terms_columns
 from service.store.tables import transaction
 
 UNIQUE_TRANSACTION_ID = "uq_transaction_party_transaction_id"
@@ -80,7 +79,7 @@ def involving(uow, party_id: str, narrow: Narrowing, limit: int) -> list[StoredT
         + " ORDER BY start_at, id LIMIT %s) x JOIN tender t ON t.id = x.tender_pk ORDER BY x.start_at, x.id"
     )
     params.append(limit)
-    rows = uow.fetch(CUSTOM_PLAN + uow.sql(f"temix_involving_{zlib.crc32(query.encode()):08x}", query, params))
+    rows = fetch_list(uow, "temix_involving", query, params)
     return [
         StoredTransaction(transaction_id, tender_id, acceptor, maker, Side(side), xml.encode())
         for transaction_id, tender_id, acceptor, maker, side, xml in rows
