@@ -23,6 +23,17 @@ def _differences(engine: Engine) -> list:
         return compare_metadata(context, metadata)
 
 
+def _index_definitions(engine: Engine, names) -> dict[str, str]:
+    """name -> CREATE INDEX statement, of those of ``names`` the database has."""
+    with engine.connect() as conn:
+        return dict(
+            conn.execute(
+                text("select indexname, indexdef from pg_indexes where indexname = any(:names)"),
+                {"names": list(names)},
+            ).all()
+        )
+
+
 def test_the_migrated_schema_and_the_table_definitions_agree(database_engine):
     assert _differences(database_engine) == []
 
@@ -35,13 +46,7 @@ def test_partial_indexes_keep_their_where_clause(database_engine):
         if index.dialect_options["postgresql"]["where"] is not None
     }
     assert expected, "tables.py defines no partial index any more: drop this test"
-    with database_engine.connect() as conn:
-        found = dict(
-            conn.execute(
-                text("select indexname, indexdef from pg_indexes where indexname = any(:names)"),
-                {"names": list(expected)},
-            ).all()
-        )
+    found = _index_definitions(database_engine, expected)
     assert set(found) == set(expected)
     for name, definition in found.items():
         assert " WHERE " in definition, f"{name} is not partial: {definition}"
@@ -55,13 +60,7 @@ def test_covering_primary_keys_include_what_tables_py_says(database_engine):
         if table.primary_key.dialect_options["postgresql"]["include"]
     }
     assert expected, "tables.py defines no covering primary key any more: drop this test"
-    with database_engine.connect() as conn:
-        found = dict(
-            conn.execute(
-                text("select indexname, indexdef from pg_indexes where indexname = any(:names)"),
-                {"names": list(expected)},
-            ).all()
-        )
+    found = _index_definitions(database_engine, expected)
     assert set(found) == set(expected)
     for name, definition in found.items():
         assert definition.endswith(f"INCLUDE ({', '.join(expected[name])})"), definition

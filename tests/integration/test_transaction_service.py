@@ -311,10 +311,15 @@ def test_unknown_market_context_is_refused(service, engine):
     assert count(engine, tender) == 0
 
 
-def test_energy_bought_at_a_plus_transport_to_b_is_delivered_at_b(service):
+def buy_energy_at_a_and_transport_to_b(service):
+    """party-B buys 2 kW at A (0.05) and 2 kW of transport A->B (0.01), 10:00-11:00."""
     offer(service, ("energy", msg.product(node="A", quantity="2", price="0.05")), ("transport", msg.product(node="B", receipt="A", quantity="2", price="0.01")))
     accept(service, "a1", "energy", msg.product(side="buy", node="A", quantity="2", price="0.05", state="transaction"))
     accept(service, "a2", "transport", msg.product(side="buy", node="B", receipt="A", quantity="2", price="0.01", state="transaction"))
+
+
+def test_energy_bought_at_a_plus_transport_to_b_is_delivered_at_b(service):
+    buy_energy_at_a_and_transport_to_b(service)
     reply = service.call("/EiTransaction", msg.request_position("p1", "party-B", "2030-01-01T10:00:00Z", "PT1H", "PT1H", combine=True))
     found = {
         (p.findtext(q(TEMIX, "productKind")), p.findtext(".//{http://docs.oasis-open.org/ns/emix/2011/06/power/cts.04}node")): p
@@ -331,9 +336,7 @@ def test_energy_bought_at_a_plus_transport_to_b_is_delivered_at_b(service):
 
 def test_delivered_positions_follow_change_points_inside_the_window(service):
     # the window starts before the deals, so their starts and ends are change points inside it
-    offer(service, ("energy", msg.product(node="A", quantity="2", price="0.05")), ("transport", msg.product(node="B", receipt="A", quantity="2", price="0.01")))
-    accept(service, "a1", "energy", msg.product(side="buy", node="A", quantity="2", price="0.05", state="transaction"))
-    accept(service, "a2", "transport", msg.product(side="buy", node="B", receipt="A", quantity="2", price="0.01", state="transaction"))
+    buy_energy_at_a_and_transport_to_b(service)
     reply = service.call("/EiTransaction", msg.request_position("p1", "party-B", "2030-01-01T09:00:00Z", "PT3H", "PT1H", combine=True))
     rates = {
         (p.findtext(q(TEMIX, "productKind")), p.findtext(".//{http://docs.oasis-open.org/ns/emix/2011/06/power/cts.04}node")):
