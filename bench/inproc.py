@@ -2,10 +2,12 @@
 
 Starts its own embedded PostgreSQL in a temporary folder, migrates it, registers two bench
 parties, then calls the real WSGI app (``service.app.create_app``) in this process, one
-request at a time: EiCreateTender, then EiCreateTransaction on the tenders just made. No
-HTTP, no gunicorn, no concurrency: it isolates the service's own CPU and round trips.
+request at a time: the baseline app (bench/baseline) on the EiCreateTender envelopes, then
+EiCreateTender, then EiCreateTransaction on the tenders just made. No HTTP, no gunicorn, no
+concurrency: it isolates each app's own CPU and round trips (what gunicorn and HTTP add is the
+same for both: compare with the CPU table of a bench run).
 
-    python bench/inproc.py [--requests 2000] [--profile create_tender|create_transaction]
+    python bench/inproc.py [--requests 2000] [--profile baseline|create_tender|create_transaction]
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ def postgres_cpu(data_dir: Path) -> float:
 
 
 def prepare(data_dir: Path):
+    from baseline.app import TABLE_DDL
+    from baseline.app import create_app as baseline_app
+    from sqlalchemy import text
+
     from service.app import create_app
     from service.auth.passwords import hash_password, load_or_create_key, seal_secret
     from service.config import Settings
@@ -80,25 +86,28 @@ def prepare(data_dir: Path):
         for party in ("bench-0", "bench-1"):
             add_party(conn, party, hash_password(password_of(party)), seal_secret(key, password_of(party)),
                       market_contexts=[CTX])
+        conn.execute(text(TABLE_DDL))
     engine.dispose()
-    return create_app(settings)  # its own engine, as a worker builds it
+    return baseline_app(settings), create_app(settings)  # their own connections, as workers make them
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--profile", choices=("create_tender", "create_transaction"))
+    parser.add_argument("--profile", choices=("baseline", "create_tender", "create_transaction"))
     parser.add_argument("--top", type=int, default=35)
     args = parser.parse_args(argv)
     from service.store.embedded import stop_embedded
 
     data_dir = Path(tempfile.mkdtemp(prefix="temix-inproc-"))
     try:
-        app = prepare(data_dir)
+        baseline, app = prepare(data_dir)
         create = tpl_create_tender("bench-0", "bench-1", "N0")
         accept = tpl_create_transaction("bench-1", "bench-0", "N0")
         n = args.requests
         phases = {
+            "baseline": lambda k: wsgi_post(baseline, "/EiTender", fill(
+                create, rid=f"b{k}", tid=f"b{k}", start=run_start(k))),
             "create_tender": lambda k: wsgi_post(app, "/EiTender", fill(
                 create, rid=f"c{k}", tid=f"t{k}", start=run_start(k))),
             "create_transaction": lambda k: wsgi_post(app, "/EiTransaction", fill(
