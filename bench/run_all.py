@@ -258,6 +258,7 @@ class ScaleRun:
         stop_embedded(self.data_dir)
 
     def server(self, name, port, **kwargs) -> Server:
+        kwargs.setdefault("workers", self.args.workers)
         server = Server(name, self.data_dir if "database_url" not in kwargs else self.dir / f"data-{name}",
                         port, self.logs, **kwargs)
         server.start()
@@ -490,6 +491,8 @@ def main(argv=None) -> int:
     parser.add_argument("--scales", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase (default 20)")
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2,
+                        help="sync workers of every server, the baseline's too (issue 5's targets: 2)")
     parser.add_argument("--port", type=int, default=18180)
     parser.add_argument("--date", default=date.today().isoformat())
     parser.add_argument("--src", default=str(SRC), help="the service tree to measure (default: this checkout)")
@@ -539,6 +542,7 @@ def write_results(args, info, runs, started) -> None:
     import report
 
     data = {"date": args.date, "machine": info, "duration": args.duration, "clients": args.clients,
+            "workers": args.workers,
             "wall_minutes": (time.time() - started) / 60,
             "runs": [{"phases": r.phases, "extra": r.extra} for r in runs]}
     json_path = BENCH / "results" / f"{args.date}.json"
