@@ -15,11 +15,11 @@ same contract, selectable with TEMIX_SOAP_STACK=spyne.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Container
 
 from lxml import etree
 
-from service.soap.faults import SoapEnvelopeFault, SoapFault
+from service.soap.faults import SoapEnvelopeFault, SoapFault, VersionMismatchFault
 from service.soap.ns import SOAP11_ENV, WSSE, q
 from service.soap.schema import SchemaSet
 from service.soap.xmlparse import parse_document
@@ -80,18 +80,26 @@ class SoapEndpoint:
         return [body]
 
     def answer(self, data: bytes) -> etree._Element:
-        envelope = parse_document(data)
-        if envelope.tag != ENVELOPE:
-            raise SoapEnvelopeFault(f"Expected a SOAP 1.1 Envelope ({SOAP11_ENV}), got {envelope.tag}")
-        body = envelope.find(BODY)
-        if body is None or len(body) != 1:
-            raise SoapEnvelopeFault("The SOAP Body must hold exactly one payload element")
-        payload = body[0]
-        if payload.tag not in self.routes:
-            raise SoapEnvelopeFault(f"This endpoint has no operation for {payload.tag}")
+        header, payload = open_envelope(parse_document(data), self.routes)
         self.schemas.check_request(payload)
-        header = envelope.find(HEADER)
-        return self.handle(list(header) if header is not None else None, payload)
+        return self.handle(header, payload)
+
+
+def open_envelope(envelope: etree._Element, routes: Container[str]) -> tuple[list | None, etree._Element]:
+    """(the header entries or None, the Body's one payload element, which ``routes`` takes)."""
+    if envelope.tag != ENVELOPE:
+        got = f"got {envelope.tag}"
+        if etree.QName(envelope).localname == "Envelope":  # e.g. SOAP 1.2's namespace
+            raise VersionMismatchFault(f"This endpoint speaks SOAP 1.1 ({SOAP11_ENV}): {got}")
+        raise SoapEnvelopeFault(f"Expected a SOAP 1.1 Envelope ({SOAP11_ENV}), {got}")
+    body = envelope.find(BODY)
+    if body is None or len(body) != 1:
+        raise SoapEnvelopeFault("The SOAP Body must hold exactly one payload element")
+    payload = body[0]
+    if payload.tag not in routes:
+        raise SoapEnvelopeFault(f"This endpoint has no operation for {payload.tag}")
+    header = envelope.find(HEADER)
+    return (list(header) if header is not None else None), payload
 
 
 def soap_endpoint(endpoint: str, operations: dict[str, str], schemas: SchemaSet, handle: Handle) -> SoapEndpoint:

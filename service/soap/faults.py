@@ -17,6 +17,13 @@ class SoapFault(Exception):
         self.faultstring = faultstring
 
 
+class VersionMismatchFault(SoapFault):
+    """An Envelope in another namespace than SOAP 1.1's (a SOAP 1.2 client, say): SOAP 1.1
+    section 4.4.1 names this fault VersionMismatch, unqualified by Client or Server."""
+
+    faultcode = "VersionMismatch"
+
+
 class MalformedXmlFault(SoapFault):
     faultcode = "Client.MalformedXml"
 

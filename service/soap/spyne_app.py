@@ -19,8 +19,9 @@ from spyne import AnyXml, Application, Fault, ServiceBase, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
+from service.soap.endpoint import open_envelope
 from service.soap.faults import SoapEnvelopeFault, SoapFault
-from service.soap.ns import PYLD, SOAP11_ENV, q
+from service.soap.ns import PYLD, q
 from service.soap.schema import SchemaSet
 from service.soap.xmlparse import parse_document
 
@@ -68,25 +69,13 @@ class HardenedSoap11(Soap11):
 
     def decompose_incoming_envelope(self, ctx, message=Soap11.REQUEST):
         try:
-            envelope = ctx.in_document
-            if envelope.tag != q(SOAP11_ENV, "Envelope"):
-                raise SoapEnvelopeFault(
-                    f"Expected a SOAP 1.1 Envelope ({SOAP11_ENV}), got {envelope.tag}"
-                )
-            body = envelope.find(q(SOAP11_ENV, "Body"))
-            if body is None or len(body) != 1:
-                raise SoapEnvelopeFault("The SOAP Body must hold exactly one payload element")
-            header = envelope.find(q(SOAP11_ENV, "Header"))
-            payload = body[0]
-            route = self.routes.get(payload.tag)
-            if route is None:
-                raise SoapEnvelopeFault(f"This endpoint has no operation for {payload.tag}")
+            header, payload = open_envelope(ctx.in_document, self.routes)
             self.schemas.check_request(payload)
         except SoapFault as fault:
             raise as_spyne_fault(fault) from None
-        ctx.in_header_doc = list(header) if header is not None else None
+        ctx.in_header_doc = header
         ctx.in_body_doc = payload
-        ctx.method_request_string = route
+        ctx.method_request_string = self.routes[payload.tag]
 
 
 def _method(name: str, handle: Handle):

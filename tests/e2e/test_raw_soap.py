@@ -6,6 +6,7 @@ the same tenders; the totals must be exact.
 
 from __future__ import annotations
 
+import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -66,6 +67,38 @@ def test_oversize_body_is_refused_with_or_without_content_length(server):
     )
     assert chunked.status_code == 413
     assert b"RequestTooLarge" in chunked.content
+
+
+def test_client_transport_conventions_chunked_body_and_expect_continue(server, pair):
+    """Java CXF sends bodies over 4 KB chunked; .NET sends Expect: 100-continue and waits."""
+    seller, buyer = pair
+    first, second = (f"t-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    data = msg.envelope(
+        msg.create_tender(f"r-{first}", seller, buyer, (first, msg.product())), msg.username_token(seller, seller)
+    )
+    chunked = requests.post(
+        f"{server.base_url}/EiTender", data=(data[i : i + 500] for i in range(0, len(data), 500)),
+        headers={"Content-Type": "text/xml; charset=UTF-8", "SOAPAction": '""'}, timeout=30,
+    )
+    assert check_reply(Reply(chunked.status_code, chunked.content)).code == "200"
+
+    data = msg.envelope(
+        msg.create_tender(f"r-{second}", seller, buyer, (second, msg.product())), msg.username_token(seller, seller)
+    )
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(
+            f"POST /EiTender HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: text/xml; charset=utf-8\r\n"
+            f'SOAPAction: "EiCreateTender"\r\nExpect: 100-continue\r\nContent-Length: {len(data)}\r\n\r\n'.encode()
+        )
+        assert sock.recv(64).startswith(b"HTTP/1.1 100 Continue")  # before any byte of the body
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):  # the sync worker closes the connection after replying
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert check_reply(Reply(200, body)).code == "200"
 
 
 def test_every_operation_answers_a_valid_reply(server, pair):

@@ -102,6 +102,21 @@ def test_body_must_hold_exactly_one_payload(service):
     assert "exactly one" in reply.faultstring
 
 
+def test_a_soap_12_envelope_gets_a_soap_11_version_mismatch(service, engine):
+    # SOAP 1.1 section 4.4.1: an Envelope in another namespace is a VersionMismatch fault
+    soap12 = signed(GOOD).replace(b"http://schemas.xmlsoap.org/soap/envelope/", b"http://www.w3.org/2003/05/soap-envelope")
+    reply = service.raw("/EiTender", soap12)
+    assert (reply.status, reply.faultcode) == (500, "soap11env:VersionMismatch")
+    assert "2003/05/soap-envelope" in reply.faultstring
+    assert rows_written(engine) == 0
+
+
+def test_a_root_that_is_no_envelope_is_a_client_fault(service):
+    reply = service.raw("/EiTender", etree.tostring(GOOD))
+    assert reply.faultcode == "soap11env:Client.SoapEnvelope"
+    assert "eiCreateTender" in reply.faultstring
+
+
 def test_payload_sent_to_the_wrong_endpoint_is_refused(service):
     reply = service.raw("/EiTransaction", signed(GOOD))
     assert reply.faultcode.endswith("Client.SoapEnvelope")
