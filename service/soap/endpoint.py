@@ -19,9 +19,15 @@ from collections.abc import Callable, Container
 
 from lxml import etree
 
-from service.soap.faults import SoapEnvelopeFault, SoapFault, VersionMismatchFault
-from service.soap.ns import SOAP11_ENV, WSSE, q
+from service.soap.faults import (
+    MustUnderstandFault,
+    SoapEnvelopeFault,
+    SoapFault,
+    VersionMismatchFault,
+)
+from service.soap.ns import PYLD, SOAP11_ENV, WSSE, q
 from service.soap.schema import SchemaSet
+from service.soap.scope import SCOPE
 from service.soap.xmlparse import parse_document
 
 log = logging.getLogger(__name__)
@@ -29,6 +35,10 @@ log = logging.getLogger(__name__)
 XML = "text/xml; charset=utf-8"
 ENVELOPE, BODY, HEADER, FAULT = (q(SOAP11_ENV, name) for name in ("Envelope", "Body", "Header", "Fault"))
 FAULT_PREFIXES = {"wsse": WSSE}  # fault codes qualified by another namespace than SOAP's
+MUST_UNDERSTAND, ACTOR = q(SOAP11_ENV, "mustUnderstand"), q(SOAP11_ENV, "actor")
+NEXT_ACTOR = "http://schemas.xmlsoap.org/soap/actor/next"  # every node, so us
+# header entry -> the payload it means something for (None: any)
+UNDERSTOOD = {q(WSSE, "Security"): None, SCOPE: q(PYLD, "eiDistributeTender")}
 
 Handle = Callable[[list | None, etree._Element], etree._Element]
 
@@ -99,7 +109,24 @@ def open_envelope(envelope: etree._Element, routes: Container[str]) -> tuple[lis
     if payload.tag not in routes:
         raise SoapEnvelopeFault(f"This endpoint has no operation for {payload.tag}")
     header = envelope.find(HEADER)
-    return (list(header) if header is not None else None), payload
+    if header is None:
+        return None, payload
+    check_must_understand(header, payload.tag)
+    return list(header), payload
+
+
+def check_must_understand(header: etree._Element, payload_tag: str) -> None:
+    """Refuse a header entry addressed to us, marked mustUnderstand, that we do not process
+    for this payload (a WS-Addressing header, or the distribution scope on another operation)."""
+    for entry in header:
+        if entry.get(MUST_UNDERSTAND) not in ("1", "true") or entry.get(ACTOR, NEXT_ACTOR) != NEXT_ACTOR:
+            continue
+        if entry.tag in UNDERSTOOD and UNDERSTOOD[entry.tag] in (None, payload_tag):
+            continue
+        raise MustUnderstandFault(
+            f"Header {entry.tag} (line {entry.sourceline}) is marked soap:mustUnderstand and this service "
+            f"does not process it with {etree.QName(payload_tag).localname}"
+        )
 
 
 def soap_endpoint(endpoint: str, operations: dict[str, str], schemas: SchemaSet, handle: Handle) -> SoapEndpoint:

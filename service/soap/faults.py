@@ -24,6 +24,13 @@ class VersionMismatchFault(SoapFault):
     faultcode = "VersionMismatch"
 
 
+class MustUnderstandFault(SoapFault):
+    """A header entry addressed to us with soap:mustUnderstand="1" that we do not process
+    (SOAP 1.1 section 4.2.3): refused rather than silently ignored."""
+
+    faultcode = "MustUnderstand"
+
+
 class MalformedXmlFault(SoapFault):
     faultcode = "Client.MalformedXml"
 

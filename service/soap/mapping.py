@@ -366,7 +366,7 @@ def position_interface(payload: etree._Element) -> tuple[str, str] | None:
     if transport is not None:
         interface = read_interface(payload)
         return interface.receipt_node, interface.delivery_node
-    for tag, node_tag in ONE_NODE_INTERFACES.items():
+    for tag in ONE_NODE_INTERFACES:
         if payload.find(tag) is not None:
             return "", read_interface(payload).delivery_node
     return None

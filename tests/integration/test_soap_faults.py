@@ -7,7 +7,7 @@ import pytest
 from lxml import etree
 from sqlalchemy import func, select
 
-from service.soap.ns import EMIX, q
+from service.soap.ns import EMIX, SOAP11_ENV, WSSE, q
 from service.store.tables import metadata
 from tests.support import messages as msg
 
@@ -115,6 +115,43 @@ def test_a_root_that_is_no_envelope_is_a_client_fault(service):
     reply = service.raw("/EiTender", etree.tostring(GOOD))
     assert reply.faultcode == "soap11env:Client.SoapEnvelope"
     assert "eiCreateTender" in reply.faultstring
+
+
+WSA_ACTION = "{http://www.w3.org/2005/08/addressing}Action"
+
+
+def with_header_entry(tag: str, **soap_attributes: str) -> bytes:
+    """GOOD, signed, with one more header entry carrying SOAP 1.1 attributes (mustUnderstand, actor)."""
+    entry = etree.Element(tag, {q(SOAP11_ENV, name): value for name, value in soap_attributes.items()})
+    entry.text = "EiCreateTender"
+    return msg.envelope(GOOD, msg.username_token("party-A", "secret-A"), headers=[entry])
+
+
+def test_a_header_we_must_understand_but_do_not_is_refused(service, engine):
+    reply = service.raw("/EiTender", with_header_entry(WSA_ACTION, mustUnderstand="1"))
+    assert (reply.status, reply.faultcode) == (500, "soap11env:MustUnderstand")
+    assert "addressing}Action" in reply.faultstring and "line" in reply.faultstring
+    scope = msg.distribution_scope(["north"])  # understood for EiDistributeTender only
+    scope.set(q(SOAP11_ENV, "mustUnderstand"), "1")
+    reply = service.raw("/EiTender", msg.envelope(GOOD, msg.username_token("party-A", "secret-A"), headers=[scope]))
+    assert reply.faultcode == "soap11env:MustUnderstand" and "eiCreateTender" in reply.faultstring
+    assert rows_written(engine) == 0
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [{"mustUnderstand": "0"}, {"mustUnderstand": "1", "actor": "urn:example:an-intermediary"}, {}],
+    ids=["optional", "for another node", "unmarked"],
+)
+def test_headers_we_need_not_understand_are_ignored(service, attributes):
+    reply = service.raw("/EiTender", with_header_entry(WSA_ACTION, **attributes))
+    assert reply.code == "200"
+
+
+def test_the_security_header_may_be_marked_must_understand(service):
+    envelope = etree.fromstring(signed(GOOD))
+    envelope.find(f".//{q(WSSE, 'Security')}").set(q(SOAP11_ENV, "mustUnderstand"), "1")
+    assert service.raw("/EiTender", etree.tostring(envelope)).code == "200"
 
 
 def test_payload_sent_to_the_wrong_endpoint_is_refused(service):

@@ -41,6 +41,12 @@ def test_both_stacks_give_the_same_answers(both):
     assert len(listed[0].payload.findall(q(EI, "eiTender"))) == 1
 
 
+def _must_understand():
+    action = etree.Element("{http://www.w3.org/2005/08/addressing}Action", {q(SOAP11_ENV, "mustUnderstand"): "1"})
+    action.text = "EiCreateTender"
+    return action
+
+
 @pytest.mark.parametrize(
     "envelope",
     [
@@ -48,8 +54,11 @@ def test_both_stacks_give_the_same_answers(both):
         b'<?xml version="1.0"?><x:Envelope xmlns:x="urn:not-soap"/>',
         msg.envelope(msg.create_tender("r1", "party-A", "party-B", ("t1", msg.product())),
                      msg.username_token("party-A", "wrong password")),
+        msg.envelope(msg.create_tender("r1", "party-A", "party-B", ("t1", msg.product())),
+                     msg.username_token("party-A", "secret-A"), headers=[_must_understand()]),
+        b'<?xml version="1.0"?><x:Envelope xmlns:x="http://www.w3.org/2003/05/soap-envelope"/>',
     ],
-    ids=["malformed", "not an envelope", "bad password"],
+    ids=["malformed", "not an envelope", "bad password", "unknown mustUnderstand header", "SOAP 1.2"],
 )
 def test_both_stacks_refuse_alike(both, envelope):
     lxml_reply, spyne_reply = (client.raw("/EiTender", envelope) for client in both)
