@@ -1,8 +1,10 @@
 """The SOAP 1.1 endpoint: envelope in, payload to the dispatcher, envelope or Fault out.
 
 Per request: parse with the hardened parser, insist on one Body child this endpoint routes,
-validate it against the schemas, hand it with the header entries to ``handle``, and wrap the
-reply (validated by the dispatcher) in an envelope. Refusals are SOAP 1.1 Faults (HTTP 500)
+refuse header entries marked mustUnderstand that we do not process (SOAP 1.1's processing
+model; ``open_envelope``, shared with the spyne stack), validate the payload against the
+schemas, hand it with the header entries to ``handle``, and wrap the reply (validated by the
+dispatcher) in an envelope. Refusals are SOAP 1.1 Faults (HTTP 500)
 with a code and a message that says what is wrong and where; anything unexpected is logged
 and answered with a bare Server fault.
 
