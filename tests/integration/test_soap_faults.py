@@ -117,18 +117,13 @@ def test_a_root_that_is_no_envelope_is_a_client_fault(service):
     assert "eiCreateTender" in reply.faultstring
 
 
-WSA_ACTION = "{http://www.w3.org/2005/08/addressing}Action"
-
-
-def with_header_entry(tag: str, **soap_attributes: str) -> bytes:
-    """GOOD, signed, with one more header entry carrying SOAP 1.1 attributes (mustUnderstand, actor)."""
-    entry = etree.Element(tag, {q(SOAP11_ENV, name): value for name, value in soap_attributes.items()})
-    entry.text = "EiCreateTender"
-    return msg.envelope(GOOD, msg.username_token("party-A", "secret-A"), headers=[entry])
+def with_wsa_action(**soap_attributes: str) -> bytes:
+    """GOOD, signed, with a WS-Addressing Action header carrying SOAP 1.1 attributes."""
+    return msg.envelope(GOOD, msg.username_token("party-A", "secret-A"), headers=[msg.wsa_action(**soap_attributes)])
 
 
 def test_a_header_we_must_understand_but_do_not_is_refused(service, engine):
-    reply = service.raw("/EiTender", with_header_entry(WSA_ACTION, mustUnderstand="1"))
+    reply = service.raw("/EiTender", with_wsa_action(mustUnderstand="1"))
     assert (reply.status, reply.faultcode) == (500, "soap11env:MustUnderstand")
     assert "addressing}Action" in reply.faultstring and "line" in reply.faultstring
     scope = msg.distribution_scope(["north"])  # understood for EiDistributeTender only
@@ -144,7 +139,7 @@ def test_a_header_we_must_understand_but_do_not_is_refused(service, engine):
     ids=["optional", "for another node", "unmarked"],
 )
 def test_headers_we_need_not_understand_are_ignored(service, attributes):
-    reply = service.raw("/EiTender", with_header_entry(WSA_ACTION, **attributes))
+    reply = service.raw("/EiTender", with_wsa_action(**attributes))
     assert reply.code == "200"
 
 

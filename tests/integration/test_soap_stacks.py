@@ -41,12 +41,6 @@ def test_both_stacks_give_the_same_answers(both):
     assert len(listed[0].payload.findall(q(EI, "eiTender"))) == 1
 
 
-def _must_understand():
-    action = etree.Element("{http://www.w3.org/2005/08/addressing}Action", {q(SOAP11_ENV, "mustUnderstand"): "1"})
-    action.text = "EiCreateTender"
-    return action
-
-
 @pytest.mark.parametrize(
     "envelope",
     [
@@ -55,7 +49,7 @@ def _must_understand():
         msg.envelope(msg.create_tender("r1", "party-A", "party-B", ("t1", msg.product())),
                      msg.username_token("party-A", "wrong password")),
         msg.envelope(msg.create_tender("r1", "party-A", "party-B", ("t1", msg.product())),
-                     msg.username_token("party-A", "secret-A"), headers=[_must_understand()]),
+                     msg.username_token("party-A", "secret-A"), headers=[msg.wsa_action(mustUnderstand="1")]),
         b'<?xml version="1.0"?><x:Envelope xmlns:x="http://www.w3.org/2003/05/soap-envelope"/>',
     ],
     ids=["malformed", "unknown envelope namespace", "bad password", "unknown mustUnderstand header", "SOAP 1.2"],

@@ -264,6 +264,17 @@ def distribution_scope(groups=(), areas=()):
     )
 
 
+WSA_ACTION = "{http://www.w3.org/2005/08/addressing}Action"
+
+
+def wsa_action(action="EiCreateTender", **soap_attributes):
+    """A WS-Addressing Action header entry with SOAP 1.1 attributes (mustUnderstand, actor):
+    a header the service does not process."""
+    entry = etree.Element(WSA_ACTION, {q(SOAP11_ENV, name): value for name, value in soap_attributes.items()})
+    entry.text = action
+    return entry
+
+
 def envelope(payload, token=None, headers=()) -> bytes:
     """``headers``: more SOAP header entries, after wsse:Security."""
     env = etree.Element(q(SOAP11_ENV, "Envelope"), nsmap={"soap": SOAP11_ENV, **NSMAP})

@@ -165,12 +165,16 @@ def test_on_a_quarter_hour_grid_the_energies_sum_exactly(deals, window):
     assert total(cell.value for cell in grid) == single.value
 
 
+def window_view(changes, window):
+    """What a position window needs: the position in force at its start, the changes inside."""
+    return in_force(changes, window.start), [c for c in changes if window.start < c.at < window.end]
+
+
 @SETTINGS
 @given(deals=deals(), window=windows())
 def test_passing_all_change_points_or_only_those_inside_the_window_gives_the_same_profile(deals, window):
     changes = recompute(deals)
-    inner = [change for change in changes if window.start < change.at < window.end]
-    opening = in_force(changes, window.start)
+    opening, inner = window_view(changes, window)
     assert profile(opening, changes, window) == profile(opening, inner, window)
     on_grid = profile(opening, changes, window, FIVE_MINUTES)
     assert on_grid == profile(opening, inner, window, FIVE_MINUTES)
@@ -191,8 +195,7 @@ def test_the_changes_of_a_position_sum_to_zero_so_what_is_in_force_is_minus_the_
 def test_a_profile_of_columns_at_offsets_from_the_window_start_is_the_profile_of_the_changes(deals, window):
     # the store reads a window's change points as columns (microseconds, rates, value flows)
     changes = recompute(deals)
-    inner = [change for change in changes if window.start < change.at < window.end]
-    opening = in_force(changes, window.start)
+    opening, inner = window_view(changes, window)
     offsets = [(change.at - window.start) // timedelta(microseconds=1) for change in inner]
     rates, value_rates = [c.rate_kw for c in inner], [c.value_rate for c in inner]
     for step in (None, FIVE_MINUTES, QUARTER_HOUR):
