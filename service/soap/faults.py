@@ -40,9 +40,11 @@ class DatabaseUnavailableFault(SoapFault):
             else "The database is unavailable: the request was not applied; try again later"
         )
         self.reason = reason
+        self.committing = committing
 
     def log_line(self) -> str:
-        return f"database unavailable, {self.faultstring.partition(': ')[2]}: {self.reason}"
+        outcome = "lost while committing (applied or not)" if self.committing else "request not applied"
+        return f"database unavailable, {outcome}: {self.reason}"
 
 
 class VersionMismatchFault(SoapFault):

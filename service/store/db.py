@@ -144,7 +144,9 @@ def database_answers(engine: Engine, timeout: int = READY_TIMEOUT) -> bool:
     hold the check."""
     cargs, cparams = engine.dialect.create_connect_args(engine.url)
     try:
-        connection = psycopg2.connect(*cargs, **{**cparams, "connect_timeout": timeout})
+        connection = psycopg2.connect(
+            *cargs, **{**cparams, "connect_timeout": timeout, "application_name": f"{APPLICATION_NAME}-ready"}
+        )
     except psycopg2.Error:
         return False
     try:
