@@ -19,6 +19,10 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 APPLICATION_NAME = "temix"
 CONNECT_TIMEOUT = 3  # seconds; DATABASE_URL's own connect_timeout wins
+# Over TCP (ignored on the Unix socket): a server that vanished without closing (a failover,
+# a dead host) fails the request in about 10 s, not after the kernel's ~15 minutes of
+# retransmissions; DATABASE_URL's own settings win.
+TCP_SETTINGS = {"tcp_user_timeout": 10_000, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 READY_TIMEOUT = 2  # seconds, for the readiness check
 
 # SQLSTATEs that say the server cannot serve us now: connection exceptions (08),
@@ -68,8 +72,9 @@ def make_engine(url: str, *, application_name: str = APPLICATION_NAME, autocommi
     connect_args = {}
     if "application_name" not in parsed.query:
         connect_args["application_name"] = application_name
-    if "connect_timeout" not in parsed.query:
-        connect_args["connect_timeout"] = CONNECT_TIMEOUT
+    for name, value in {"connect_timeout": CONNECT_TIMEOUT, **TCP_SETTINGS}.items():
+        if name not in parsed.query:
+            connect_args[name] = value
     engine = create_engine(
         parsed,
         pool_size=2,
