@@ -93,7 +93,8 @@ def _replace_dead_on_checkout(dbapi_connection, record, proxy) -> None:
     """A pooled connection is idle between requests, so anything to read on its socket is
     the server ending it (a restart sends "terminating connection" and closes) and an EOF
     reads as readable too. One poll(2), no round trip. InvalidatePoolError has the pool
-    discard this connection and every older one, then connect afresh."""
+    discard this connection and every older one, then connect afresh. A false alarm (a
+    parameter the server reports after a reload) costs a reconnect, nothing more."""
     if dbapi_connection.closed:
         raise exc.InvalidatePoolError("connection closed")
     poller = select.poll()
