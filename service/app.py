@@ -7,6 +7,7 @@ its own engine, compiled schemas and verified-password cache.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from service.auth.passwords import load_or_create_key
 from service.auth.wssecurity import Authenticator
@@ -14,7 +15,7 @@ from service.config import Settings
 from service.dispatch import Dispatcher, operations_of
 from service.soap.schema import SchemaSet
 from service.soap.wsgi import SoapFront
-from service.store.db import make_engine
+from service.store.db import database_answers, make_engine
 from service.store.markets import MarketContexts
 
 ENDPOINTS = ("EiTender", "EiTransaction")
@@ -39,4 +40,6 @@ def create_app(settings: Settings, engine=None, clock=None) -> SoapFront:
     endpoints = {
         name: soap_endpoint(name, operations_of(name), schemas, dispatcher.handle) for name in ENDPOINTS
     }
-    return SoapFront(settings.schema_dir, endpoints, settings.max_body_bytes)
+    return SoapFront(
+        settings.schema_dir, endpoints, settings.max_body_bytes, database_ready=partial(database_answers, engine)
+    )

@@ -24,11 +24,12 @@ from service.auth.wssecurity import Authenticator, read_username_token
 from service.domain.errors import RequestIdReusedError, TemixError
 from service.domain.markets import MarketContext
 from service.soap import mapping as m
-from service.soap.faults import ImpersonationFault, UnknownOperationFault
+from service.soap.faults import DatabaseUnavailableFault, ImpersonationFault, UnknownOperationFault
 from service.soap.ns import EI, PYLD, TEMIX, q
 from service.soap.schema import SchemaSet
 from service.soap.scope import DistributionScope, read_distribution_scope
 from service.store import requests
+from service.store.db import DatabaseUnavailableError
 from service.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,12 @@ class Dispatcher:
 
     def handle(self, header: list | None, payload: etree._Element) -> etree._Element:
         """The reply element for a schema-valid payload; raises SoapFault to refuse."""
+        try:
+            return self._handle(header, payload)
+        except DatabaseUnavailableError as error:
+            raise DatabaseUnavailableFault(error.reason, committing=error.committing) from error
+
+    def _handle(self, header: list | None, payload: etree._Element) -> etree._Element:
         name = PAYLOADS.get(payload.tag)
         if name is None:
             raise UnknownOperationFault(f"No operation takes {payload.tag}")

@@ -82,7 +82,7 @@ class SoapEndpoint:
             reply = self.answer(environ["wsgi.input"].read())
             status, body = "200 OK", envelope_of(reply)
         except SoapFault as fault:
-            log.info("refused with a fault: %s: %s", fault.faultcode, fault.faultstring)
+            log.log(fault.log_level, "%s", fault.log_line())
             status, body = "500 Internal Server Error", fault_envelope(fault)
         except Exception:
             log.exception("request failed")  # the traceback stays in our log, never in the reply

@@ -5,16 +5,46 @@ These are raised anywhere in the SOAP layer and turned into a SOAP 1.1 Fault by 
 breaches are not faults: they are ``service.domain.errors.TemixError`` and become an EiResponse.
 """
 
+import logging
+
 
 class SoapFault(Exception):
     """A request refused before any business logic ran. Nothing is written."""
 
     faultcode = "Client"
     http_status = 500  # SOAP 1.1 over HTTP: faults travel with 500
+    log_level = logging.INFO
 
     def __init__(self, faultstring: str):
         super().__init__(faultstring)
         self.faultstring = faultstring
+
+    def log_line(self) -> str:
+        """The one line our log keeps of it."""
+        return f"refused with a fault: {self.faultcode}: {self.faultstring}"
+
+
+class DatabaseUnavailableFault(SoapFault):
+    """The database could not be reached, or the connection to it was lost: a Server fault,
+    answered at once. The client may send the same request again (same requestID): a
+    state-changing request is applied once."""
+
+    faultcode = "Server"
+    log_level = logging.WARNING
+
+    def __init__(self, reason: str, *, committing: bool = False):
+        super().__init__(
+            "The database is unavailable: the connection was lost while committing, the request may have"
+            " been applied; send it again with the same requestID to get its answer"
+            if committing
+            else "The database is unavailable: the request was not applied; try again later"
+        )
+        self.reason = reason
+        self.committing = committing
+
+    def log_line(self) -> str:
+        outcome = "lost while committing (applied or not)" if self.committing else "request not applied"
+        return f"database unavailable, {outcome}: {self.reason}"
 
 
 class VersionMismatchFault(SoapFault):

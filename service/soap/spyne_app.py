@@ -47,7 +47,7 @@ Handle = Callable[[list | None, etree._Element], etree._Element]
 
 
 def as_spyne_fault(fault: SoapFault) -> Fault:
-    log.info("refused with a fault: %s: %s", fault.faultcode, fault.faultstring)
+    log.log(fault.log_level, "%s", fault.log_line())
     return Fault(faultcode=fault.faultcode, faultstring=fault.faultstring)
 
 

@@ -3,18 +3,28 @@
 The body size is bounded here, before anything parses it. WSDLs are served with their
 soap:address rewritten to the address they were fetched from; their schemaLocations are
 relative, so the XSDs are served at the same relative paths (whitelisted: *.xsd only).
+``GET /health`` says the process answers (liveness); ``GET /ready`` also asks the database
+(readiness: 503 while it is unavailable).
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 from service.soap.endpoint import XML, fault_envelope
 from service.soap.faults import RequestTooLargeFault
 
 class SoapFront:
-    def __init__(self, schema_dir: Path, endpoints: dict[str, object], max_body_bytes: int):
+    def __init__(
+        self,
+        schema_dir: Path,
+        endpoints: dict[str, object],
+        max_body_bytes: int,
+        database_ready: Callable[[], bool] = lambda: True,
+    ):
+        self.database_ready = database_ready  # for /ready; /health is the process alone
         self.schema_dir = Path(schema_dir).resolve()
         self.endpoints = endpoints  # "EiTender" -> WSGI app
         self.max_body_bytes = max_body_bytes
@@ -37,6 +47,10 @@ class SoapFront:
                 return self._send(start_response, "200 OK", self.schema_files[path], XML)
             if path == "/health":
                 return self._send(start_response, "200 OK", b"ok\n", "text/plain")
+            if path == "/ready":
+                if self.database_ready():
+                    return self._send(start_response, "200 OK", b"ready\n", "text/plain")
+                return self._send(start_response, "503 Service Unavailable", b"database unavailable\n", "text/plain")
         if endpoint is not None:
             return self._send(start_response, "405 Method Not Allowed", b"POST a SOAP envelope, or GET ?wsdl\n", "text/plain")
         return self._send(start_response, "404 Not Found", b"not found\n", "text/plain")

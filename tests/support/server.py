@@ -96,11 +96,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(*serve_args: str, prefix: str = "temix-e2e-", env: dict[str, str] | None = None) -> Iterator[Server]:
-    """``temix serve`` on a new data folder and a free port (plus ``serve_args``), with ``CTX``
-    registered; stopped with SIGTERM at the end, which must stop its embedded database too."""
+def running_server(
+    *serve_args: str, prefix: str = "temix-e2e-", env: dict[str, str] | None = None, data_dir: Path | None = None
+) -> Iterator[Server]:
+    """``temix serve`` on a new data folder (or ``data_dir``, left in place) and a free port
+    (plus ``serve_args``), with ``CTX`` registered; stopped with SIGTERM at the end, which must
+    stop its embedded database too."""
     # Not under pytest's basetemp (mode 0700): the embedded PostgreSQL runs as another user.
-    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    ours = data_dir is None
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix)) if ours else data_dir
     port = free_port()
     log_path = data_dir / "server.log"
     with open(log_path, "wb") as log:
@@ -124,7 +128,7 @@ def running_server(*serve_args: str, prefix: str = "temix-e2e-", env: dict[str, 
             pytest.fail(f"temix serve ignored SIGTERM for {STOP_TIMEOUT} s:\n{_tail(log_path)}")
         database_left_running = (data_dir / "pg" / "postmaster.pid").exists()
         log_tail = _tail(log_path)
-        if not database_left_running:
+        if ours and not database_left_running:
             shutil.rmtree(data_dir, ignore_errors=True)
     # SIGTERM ends `serve` like Ctrl-C: a clean exit, or 128 + SIGTERM.
     assert status in (0, 128 + signal.SIGTERM), f"temix serve exited with {status}:\n{log_tail}"
