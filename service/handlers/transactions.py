@@ -28,19 +28,18 @@ def create_transaction(req: Request) -> etree._Element:
                 f"not {product.transactive_state!r}"
             )
         accepted.append((transaction_id, tender_id, product, element[-1]))
-    # Lock every tender first, in one order, then write: concurrent requests queue, never deadlock.
-    locked = {}
-    for tender_id in sorted({tender_id for _, tender_id, _, _ in accepted}):
-        stored = tenders.lock(req.uow, maker_id, tender_id)
-        if stored is None:
+    # Lock every tender first, in one statement and order, then write: concurrent requests
+    # queue, never deadlock.
+    locked = tenders.lock(req.uow, maker_id, {tender_id for _, tender_id, _, _ in accepted})
+    for _, tender_id, _, _ in accepted:
+        if tender_id not in locked:
             raise NotFoundError(f"{maker_id!r} has no tender {tender_id!r}")
-        locked[tender_id] = stored
+    distributed = [stored.pk for stored in locked.values() if stored.tender.counterparty_id is None]
+    reached = tenders.distributed_to(req.uow, distributed, req.party_id) if distributed else set()
     changes, rows = [], []
     for transaction_id, tender_id, product, element in accepted:
         stored = locked[tender_id]
-        may_see = stored.tender.counterparty_id == req.party_id or (
-            stored.tender.counterparty_id is None and tenders.is_recipient(req.uow, stored.pk, req.party_id)
-        )
+        may_see = stored.tender.counterparty_id == req.party_id or stored.pk in reached
         check_acceptance(stored.tender, req.party_id, may_see, product.terms, req.now, product.option)
         tenders.take(req.uow, stored.pk, product.terms.quantity_kw)
         locked[tender_id] = _after_take(stored, product.terms.quantity_kw)

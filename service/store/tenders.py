@@ -103,13 +103,19 @@ def _option(row) -> OptionTerms | None:
 
 _LOCKED = tuple(c.name for c in tender.c if c.name != "product_xml")  # the rules need no product
 TenderRow = namedtuple("TenderRow", _LOCKED)
-_LOCK = f"SELECT {', '.join(_LOCKED)} FROM tender WHERE party_id = %s AND tender_id = %s FOR UPDATE"
+# Rows are locked as the sort returns them: every request locks its tenders in tenderID
+# order, in one statement, so concurrent requests queue and never deadlock.
+_LOCK = (
+    f"SELECT {', '.join(_LOCKED)} FROM tender WHERE party_id = %s AND tender_id = ANY(%s)"
+    " ORDER BY tender_id FOR UPDATE"
+)
 
 
-def lock(uow, party_id: str, tender_id: str) -> StoredTender | None:
-    """The tender, row-locked until commit: concurrent acceptances queue here."""
-    rows = uow.fetch(uow.sql("temix_lock_tender", _LOCK, (party_id, tender_id)))
-    return _to_domain(TenderRow(*rows[0])) if rows else None
+def lock(uow, party_id: str, tender_ids) -> dict[str, StoredTender]:
+    """The party's tenders with these IDs (those that exist), row-locked until commit:
+    concurrent acceptances and cancellations queue here. One round trip for any number."""
+    rows = uow.fetch(uow.sql("temix_lock_tenders", _LOCK, (party_id, list(tender_ids))))
+    return {stored.tender.tender_id: stored for stored in (_to_domain(TenderRow(*row)) for row in rows)}
 
 
 def addressed_to(uow, party_id: str, tender_id: str) -> bool:
@@ -208,6 +214,7 @@ def address(conn, tender_pks: list[int], party_ids: list[str]) -> None:
         )
 
 
-def is_recipient(uow, tender_pk: int, party_id: str) -> bool:
-    query = "SELECT 1 FROM tender_recipient WHERE tender_pk = %s AND party_id = %s"
-    return bool(uow.fetch(uow.sql("temix_is_recipient", query, (tender_pk, party_id))))
+def distributed_to(uow, tender_pks, party_id: str) -> set[int]:
+    """Which of these tenders were distributed to the party (one query for any number)."""
+    query = "SELECT tender_pk FROM tender_recipient WHERE party_id = %s AND tender_pk = ANY(%s)"
+    return {pk for (pk,) in uow.fetch(uow.sql("temix_distributed_to", query, (party_id, list(tender_pks))))}
