@@ -61,7 +61,8 @@ def distribute_tender(req: Request) -> etree._Element:
         )
         if not parties:
             raise NotFoundError(f"No party to reach in market context {market_context!r}{req.scope.within}")
-        tenders.address(req.conn, _insert_tenders(req, same), parties)
+        sent = tenders.new_distribution(req.conn, req.party_id, req.request_id, parties)
+        _insert_tenders(req, [dict(row, distribution_pk=sent) for row in same])
         reached.update(parties)
     return reply_distributed_tender(req, ok(req), len(reached), [row["tender_id"] for row in rows])
 

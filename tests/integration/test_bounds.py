@@ -14,13 +14,13 @@ from sqlalchemy import func, select
 
 from service.domain.limits import MAX_TEXT_CHARS
 from service.soap.ns import EMIX, MIN, STRM, TEMIX, WSU, q
-from service.store.tables import position_change, request_log, tender, tender_recipient, transaction
+from service.store.tables import distribution, distribution_recipient, position_change, request_log, tender, transaction
 from tests.support import messages as msg
 from tests.support import option_messages as opt
 
 H10 = "2030-01-01T10:00:00Z"
 LONG = "x" * 10_000
-BUSINESS = (tender, transaction, position_change, tender_recipient)
+BUSINESS = (tender, transaction, position_change, distribution, distribution_recipient)
 
 
 def buy():

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from service.domain.limits import MAX_ITEMS
-from service.store.tables import request_log, tender, transaction
+from service.store.tables import distribution, distribution_recipient, request_log, tender, transaction
 from service.store.uow import UnitOfWork
 from tests.support import messages as msg
 from tests.support import option_messages as opt
@@ -115,6 +115,18 @@ def test_accepting_distributed_tenders_checks_every_recipient_in_one_query(servi
         sent.append(len(round_trips))
     assert sent[0] == sent[1]
     assert count(engine, transaction) == 51
+
+
+def test_a_distribution_keeps_its_recipients_once_whatever_its_number_of_tenders(service, engine):
+    """T tenders to R parties write T + R rows, not T x R."""
+    offers = [(f"d-{i}", msg.product()) for i in range(200)]
+    reply = service.call("/EiTender", msg.distribute_tender("d-many", "party-A", *offers))
+    assert reply.code == "200", reply.description
+    assert count(engine, distribution) == 1
+    assert count(engine, distribution_recipient) == 2  # party-B and party-C, enrolled in CTX
+    for party in ("party-B", "party-C"):
+        seen = service.call("/EiTender", msg.request_tender(f"see-{party}", party))
+        assert len(seen.payload.findall("{*}eiTender")) == 200
 
 
 @pytest.fixture
