@@ -12,7 +12,9 @@ well inside what the tables, the indexes and the arithmetic take:
 - **Repeats**: at most ``MAX_ITEMS`` elements of one kind under one parent (tenders,
   transactions, exercises, listed IDs, filters), so a request's work stays bounded and linear.
 - **Amounts**: a rate in kW or a price per kWh (after the SI scale is applied) under
-  10^``MAX_AMOUNT_DIGITS`` in magnitude, with no digit finer than 10^-``MAX_AMOUNT_DECIMALS``.
+  10^``MAX_AMOUNT_DIGITS`` in magnitude, with no digit finer than 10^-``MAX_AMOUNT_DECIMALS``:
+  at most 50 digits from the first to the last, so the sums and differences of such amounts
+  (what remains of a tender) are exact in ``units.DECIMAL_CONTEXT``.
 - **Instants**: from ``EARLIEST`` (inclusive) to ``LATEST`` (exclusive), in UTC: every
   delivery interval's start and end, expiration dates, interval filters and windows. Room is
   left on both sides for the arithmetic (lead times, grid alignment) within Python's years 1-9999.
@@ -31,7 +33,7 @@ from service.domain.errors import InvalidValueError
 
 MAX_TEXT_CHARS = 128
 MAX_ITEMS = 1000
-MAX_AMOUNT_DIGITS = 21
+MAX_AMOUNT_DIGITS = 20
 MAX_AMOUNT_DECIMALS = 30
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)

@@ -8,6 +8,7 @@ from lxml import etree
 
 from service.domain.errors import InvalidValueError, NotFoundError
 from service.domain.tenders import check_acceptance
+from service.domain.units import DECIMAL_CONTEXT
 from service.handlers import Request, narrowing, ok, reply_created_transaction, reply_transactions, truncation
 from service.soap import mapping as m
 from service.soap.stored import SIDE_PATH, stored_form, stored_products, with_side
@@ -56,7 +57,8 @@ def create_transaction(req: Request) -> etree._Element:
 
 def _after_take(stored, quantity_kw):
     """The locked tender as it stands after this request's earlier acceptances of it."""
-    return replace(stored, tender=replace(stored.tender, remaining_kw=stored.tender.remaining_kw - quantity_kw))
+    remaining_kw = DECIMAL_CONTEXT.subtract(stored.tender.remaining_kw, quantity_kw)  # exact, as in the database
+    return replace(stored, tender=replace(stored.tender, remaining_kw=remaining_kw))
 
 
 def request_transaction(req: Request) -> etree._Element:
