@@ -24,8 +24,8 @@ READ_HEADERS = (q(WSSE, "Security"), SCOPE)
 def check_bounds(header: list[etree._Element] | None, payload: etree._Element) -> None:
     """Raise ValueTooLongFault or TooManyItemsFault naming the first element over a bound.
 
-    One walk in Python: cheaper here than libxml2's XPath (a 2 KB payload in ~5 us), as the
-    length and the child count of an element are read without building anything."""
+    One walk in Python, a third of the cost of the same checks as libxml2 XPath here: a
+    one-tender EiCreateTender and its UsernameToken in 7-14 us, ~1 % of the request."""
     for root in (*(entry for entry in header or () if entry.tag in READ_HEADERS), payload):
         for element in root.iter(etree.Element):  # elements only: comments are not read
             text = element.text
