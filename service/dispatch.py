@@ -1,4 +1,4 @@
-"""The request pipeline: authenticate, check who speaks, run the operation, validate, commit.
+"""The request pipeline: check sizes, authenticate, check who speaks, run the operation, validate, commit.
 
 One request = one unit of work. State-changing operations are idempotent on
 (party, requestID): the first answer is logged with the request, in the same transaction as
