@@ -137,7 +137,7 @@ def explain_all(engine, include_position_party: bool, only_position_party: bool 
         yield ("EiRequestTransaction: involving, no filter (limit 1001)",
                lambda c: transactions.involving(reader(c), party, TransactionFilter(), 1001))
         yield ("EiCreateTransaction/EiCancelTender: tenders.lock (SELECT .. FOR UPDATE)",
-               lambda c: found.__setitem__("stored", tenders.lock(ExplainingUnit(c), party, f"rs-{party}-0")))
+               lambda c: found.__setitem__("stored", tenders.lock(ExplainingUnit(c), party, [f"rs-{party}-0"])[f"rs-{party}-0"]))
         yield ("EiCreateTransaction: tenders.take (UPDATE)",
                lambda c: tenders.take(ExplainingUnit(c), found["stored"].pk, 1))
         yield ("EiCancelTender: addressed_to (only when the tender is not the caller's)",

@@ -299,7 +299,7 @@ def rebuild_positions(conn, where: str = "true") -> int:
 
 def vacuum_analyze(engine) -> None:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        for table in ("party", "tender", '"transaction"', "position_change", "tender_recipient"):
+        for table in ("party", "tender", '"transaction"', "position_change", "distribution_recipient"):
             conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
 
 

@@ -1,4 +1,4 @@
-"""The request pipeline: authenticate, check who speaks, run the operation, validate, commit.
+"""The request pipeline: check sizes, authenticate, check who speaks, run the operation, validate, commit.
 
 One request = one unit of work. State-changing operations are idempotent on
 (party, requestID): the first answer is logged with the request, in the same transaction as
@@ -24,6 +24,7 @@ from service.auth.wssecurity import Authenticator, read_username_token
 from service.domain.errors import RequestIdReusedError, TemixError
 from service.domain.markets import MarketContext
 from service.soap import mapping as m
+from service.soap.bounds import check_bounds
 from service.soap.faults import DatabaseUnavailableFault, ImpersonationFault, UnknownOperationFault
 from service.soap.ns import EI, PYLD, TEMIX, q
 from service.soap.schema import SchemaSet
@@ -131,6 +132,7 @@ class Dispatcher:
         name = PAYLOADS.get(payload.tag)
         if name is None:
             raise UnknownOperationFault(f"No operation takes {payload.tag}")
+        check_bounds(header, payload)
         operation = OPERATIONS[name]
         token = read_username_token(header)
         scope = read_distribution_scope(header, self.schemas) if name == "EiDistributeTender" else DistributionScope()
@@ -164,7 +166,10 @@ class Dispatcher:
 
     def _settle(self, operation: Operation, request: h.Request, refusal: etree._Element | None) -> etree._Element:
         """The refusal, logged as the answer; or the answer logged first, if it was for the
-        same request; or 463 if the requestID was used for another."""
+        same request; or 463 if the requestID was used for another. A read's refusal is not
+        logged (reads never are): its requestID stays free."""
+        if not operation.idempotent:
+            return refusal
         body = logged_body(request.payload, request.scope)
         if refusal is not None and requests.record(
             request.conn, request.party_id, request.request_id, operation.name, body, etree.tostring(refusal)

@@ -17,6 +17,7 @@ from functools import lru_cache
 from types import MappingProxyType
 
 from service.domain.errors import InvalidValueError
+from service.domain.limits import check_instant, out_of_range
 from service.domain.units import DECIMAL_CONTEXT
 
 MICROSECONDS_PER_HOUR = 3_600_000_000
@@ -49,12 +50,17 @@ _FRACTION_ON_MINUTES = re.compile(r"T.*\.[0-9]*M")
 
 
 def to_utc(instant: datetime, what: str = "time") -> datetime:
-    """The same instant in UTC; a naive datetime names no instant and is refused."""
+    """The same instant in UTC; a naive datetime names no instant and is refused, and one
+    outside the supported years (``limits``) too."""
     if not isinstance(instant, datetime):
         raise InvalidValueError(f"The {what} {instant!r} is not a date and time")
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise InvalidValueError(f"The {what} {instant.isoformat()} has no time zone")
-    return instant.astimezone(UTC)
+    try:
+        utc = instant.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-14:00 is in year 10000 in UTC
+        raise out_of_range(what, instant.isoformat()) from None
+    return check_instant(utc, what)
 
 
 @dataclass(frozen=True)

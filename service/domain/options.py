@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from enum import Enum
 
 from service.domain.errors import InvalidValueError, QuantityUnavailableError, TermsMismatchError
 from service.domain.intervals import Interval, exact_duration_text
 from service.domain.tenders import Side
+from service.domain.units import DECIMAL_CONTEXT
 
 
 class OptionType(str, Enum):
@@ -69,17 +70,34 @@ class Exercise:
     rate_kw: Decimal
 
 
-def check_exercise(
+def check_exercises(
     option_interval: Interval,
     option_rate_kw: Decimal,
     earlier: list[Exercise],
-    wanted: Exercise,
+    wanted: list[Exercise],
     now: datetime,
     lead_time: timedelta,
     granularity: timedelta,
 ) -> None:
-    """Raise the first rule that exercising ``wanted`` would break, given the ``earlier``
-    exercises of the same option."""
+    """Raise the first rule that exercising all of ``wanted`` would break, given the ``earlier``
+    exercises of the same option: each one's own terms in order, then the option's rate at
+    every instant (one sweep over all of them, so the cost is n log n, not n^2)."""
+    for exercise in wanted:
+        check_exercise_terms(option_interval, exercise, now, lead_time, granularity)
+    exceeded = first_excess(earlier, wanted, option_rate_kw)
+    if exceeded is not None:
+        at, total, before = exceeded
+        raise QuantityUnavailableError(
+            f"The exercises would reach {total} kW at {at.isoformat()}, more than the option's "
+            f"{option_rate_kw} kW allow ({before} kW already exercised then)"
+        )
+
+
+def check_exercise_terms(
+    option_interval: Interval, wanted: Exercise, now: datetime, lead_time: timedelta, granularity: timedelta
+) -> None:
+    """The rules of one exercise on its own: a positive rate, inside the option's interval,
+    whole steps of the granularity from the option's start, at least the lead time ahead."""
     sub = wanted.interval
     if not wanted.rate_kw > 0:
         raise InvalidValueError(f"An exercise needs a positive rate, got {wanted.rate_kw}")
@@ -97,23 +115,29 @@ def check_exercise(
         raise InvalidValueError(
             f"Too late: exercise at least {exact_duration_text(lead_time)} before {sub.start.isoformat()}"
         )
-    most = max_overlap(earlier, sub)
-    if most + wanted.rate_kw > option_rate_kw:
-        raise QuantityUnavailableError(
-            f"{wanted.rate_kw} kW more than the option's {option_rate_kw} kW allow "
-            f"({most} kW already exercised in that interval)"
-        )
 
 
-def max_overlap(exercises: list[Exercise], window: Interval) -> Decimal:
-    """The largest total rate the exercises reach at any instant inside ``window``."""
-    points = sorted(
-        {window.start}
-        | {e.interval.start for e in exercises if window.contains(e.interval.start)}
-    )
-    return max(
-        (sum((e.rate_kw for e in exercises if e.interval.contains(at)), Decimal(0)) for at in points),
-        default=Decimal(0),
-    )
+def first_excess(
+    earlier: list[Exercise], wanted: list[Exercise], limit_kw: Decimal
+) -> tuple[datetime, Decimal, Decimal] | None:
+    """The first instant at which all the exercises together exceed ``limit_kw``, with the
+    total then and the part of it the ``earlier`` ones make; None if they never do.
 
-
+    A sweep over the start and end points in time order: ends before starts at the same
+    instant (intervals are half-open), so exercises that only touch never add up."""
+    events = []  # (instant, 0 for an end / 1 for a start, signed rate, is earlier)
+    for is_earlier, exercises in ((True, earlier), (False, wanted)):
+        for exercise in exercises:
+            interval, rate = exercise.interval, exercise.rate_kw
+            events.append((interval.start, 1, rate, is_earlier))
+            events.append((interval.end, 0, -rate, is_earlier))
+    events.sort(key=lambda event: event[:2])
+    total = before = Decimal(0)
+    with localcontext(DECIMAL_CONTEXT):
+        for at, starts, rate, is_earlier in events:
+            total += rate
+            if is_earlier:
+                before += rate
+            if starts and total > limit_kw:
+                return at, total, before
+    return None

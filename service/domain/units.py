@@ -16,6 +16,7 @@ from decimal import (
     Inexact,
     InvalidOperation,
     Overflow,
+    Underflow,
     localcontext,
 )
 from functools import lru_cache
@@ -23,6 +24,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from service.domain.errors import InvalidValueError
+from service.domain.limits import check_amount
 
 if TYPE_CHECKING:
     from service.domain.intervals import Interval
@@ -90,6 +92,8 @@ def _rescale(value: Decimal, exponent: int, what: str) -> Decimal:
         context.traps[Inexact] = True
         try:
             return plain(_finite(value, what).scaleb(exponent))
+        except (Overflow, Underflow):  # before Inexact, which they specialise
+            raise InvalidValueError(f"The {what} {value:.6g} is out of range") from None
         except Inexact:
             raise InvalidValueError(
                 f"The {what} {value} has more than {context.prec} significant digits"
@@ -106,7 +110,7 @@ def rate_kw(quantity: Decimal, item_units: str, scale_code: str) -> Decimal:
     units = item_units.strip() if isinstance(item_units, str) else item_units
     if units not in REAL_POWER_UNITS:
         raise InvalidValueError(f"Real power is in 'W' or 'J/s', not {item_units!r}")
-    return _rescale(quantity, _exponent(scale_code) - _KILO, "quantity")
+    return check_amount(_rescale(quantity, _exponent(scale_code) - _KILO, "quantity"), "rate in kW")
 
 
 @lru_cache(maxsize=4096)  # a list of 100 tenders re-renders few distinct rates; the result is plain()
@@ -117,7 +121,7 @@ def to_scale(kw: Decimal, scale_code: str) -> Decimal:
 
 def price_per_kwh(price: Decimal, energy_unit_scale: str) -> Decimal:
     """A price per (scale)Wh as a price per kWh: 80 per MWh is 0.08 per kWh."""
-    return _rescale(price, _KILO - _exponent(energy_unit_scale), "price")
+    return check_amount(_rescale(price, _KILO - _exponent(energy_unit_scale), "price"), "price per kWh")
 
 
 def price_from_kwh(price_kwh: Decimal, energy_unit_scale: str) -> Decimal:

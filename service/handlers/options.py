@@ -6,9 +6,8 @@ from dataclasses import replace
 
 from lxml import etree
 
-from service.domain import units
 from service.domain.errors import NotFoundError, NotPermittedError
-from service.domain.options import Exercise, OptionType, check_exercise, holder_of
+from service.domain.options import Exercise, OptionType, check_exercises, holder_of
 from service.handlers import Request, ok, reply_exercised_option
 from service.soap import mapping as m
 from service.soap.ns import EI, EMIX, TEMIX, q
@@ -28,19 +27,23 @@ def exercise_option(req: Request) -> etree._Element:
     accepted = m.read_product(etree.fromstring(option.product_xml), req.market_of)
     side = OptionType(option.option_type).holder_underlying_side
     earlier = [Exercise(interval, rate) for interval, rate in transactions.exercises_of(req.conn, option.pk)]
-    made, changes, rows = [], [], []
+    asked = []
     for element in req.payload.iter(q(TEMIX, "exercise")):
-        transaction_id = m.text_of(element, q(EI, "transactionID"))
         quantity = m.required(element, q(EMIX, "quantity"))
-        wanted = Exercise(m.read_interval(element, market.tz), units.rate_kw(m.decimal_of(quantity), "W", option.rate_scale))
-        check_exercise(option.interval, option.quantity_kw, earlier, wanted, req.now, market.lead_time, market.granularity)
-        earlier.append(wanted)
+        wanted = Exercise(m.read_interval(element, market.tz), m.rate_of(quantity, "W", option.rate_scale))
+        asked.append((m.text_of(element, q(EI, "transactionID")), quantity.text.strip(), wanted))
+    check_exercises(
+        option.interval, option.quantity_kw, earlier, [wanted for _, _, wanted in asked],
+        req.now, market.lead_time, market.granularity,
+    )
+    made, changes, rows = [], [], []
+    for transaction_id, quantity_text, wanted in asked:
         terms = replace(
             accepted.terms, side=side, interval=wanted.interval,
             price_per_kwh=option.strike_per_kwh, quantity_kw=wanted.rate_kw,
         )
         product = replace(accepted, terms=terms, option=None, transactive_state="exercise")
-        xml = m.exercised_product(accepted.element, wanted.interval, quantity.text.strip(), side, transaction_id)
+        xml = m.exercised_product(accepted.element, wanted.interval, quantity_text, side, transaction_id)
         row = transactions.new_row(
             req.party_id, req.request_id, writer_id, transaction_id, option.tender_pk, product,
             etree.tostring(xml, method="c14n"),

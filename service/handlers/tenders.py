@@ -61,7 +61,8 @@ def distribute_tender(req: Request) -> etree._Element:
         )
         if not parties:
             raise NotFoundError(f"No party to reach in market context {market_context!r}{req.scope.within}")
-        tenders.address(req.conn, _insert_tenders(req, same), parties)
+        sent = tenders.new_distribution(req.conn, req.party_id, req.request_id, parties)
+        _insert_tenders(req, [dict(row, distribution_pk=sent) for row in same])
         reached.update(parties)
     return reply_distributed_tender(req, ok(req), len(reached), [row["tender_id"] for row in rows])
 
@@ -90,16 +91,17 @@ def _tender_row(req: Request, element: etree._Element, counterparty: str | None)
 
 
 def cancel_tender(req: Request) -> etree._Element:
-    found = []
-    for tender_id in req.texts(q(EI, "tenderID")):
-        stored = tenders.lock(req.uow, req.party_id, tender_id)
+    """A tenderID listed twice is cancelled once: cancelling is the same however often asked."""
+    tender_ids = list(dict.fromkeys(req.texts(q(EI, "tenderID"))))
+    locked = tenders.lock(req.uow, req.party_id, tender_ids)
+    for tender_id in tender_ids:
+        stored = locked.get(tender_id)
         if stored is None:
             if tenders.addressed_to(req.uow, req.party_id, tender_id):
                 raise NotPermittedError(f"Tender {tender_id!r} is not yours to cancel")
             raise NotFoundError(f"You have no tender {tender_id!r}")
         check_cancellable(stored.tender, req.party_id, req.now)
-        found.append(stored.pk)
-    tenders.cancel(req.uow, found, req.now)
+    tenders.cancel(req.uow, [locked[tender_id].pk for tender_id in tender_ids], req.now)
     return reply_canceled_tender(req, ok(req))
 
 

@@ -8,6 +8,7 @@ from lxml import etree
 
 from service.domain.errors import InvalidValueError, NotFoundError
 from service.domain.tenders import check_acceptance
+from service.domain.units import DECIMAL_CONTEXT
 from service.handlers import Request, narrowing, ok, reply_created_transaction, reply_transactions, truncation
 from service.soap import mapping as m
 from service.soap.stored import SIDE_PATH, stored_form, stored_products, with_side
@@ -28,19 +29,18 @@ def create_transaction(req: Request) -> etree._Element:
                 f"not {product.transactive_state!r}"
             )
         accepted.append((transaction_id, tender_id, product, element[-1]))
-    # Lock every tender first, in one order, then write: concurrent requests queue, never deadlock.
-    locked = {}
-    for tender_id in sorted({tender_id for _, tender_id, _, _ in accepted}):
-        stored = tenders.lock(req.uow, maker_id, tender_id)
-        if stored is None:
+    # Lock every tender first, in one statement and order, then write: concurrent requests
+    # queue, never deadlock.
+    locked = tenders.lock(req.uow, maker_id, {tender_id for _, tender_id, _, _ in accepted})
+    for _, tender_id, _, _ in accepted:
+        if tender_id not in locked:
             raise NotFoundError(f"{maker_id!r} has no tender {tender_id!r}")
-        locked[tender_id] = stored
+    distributed = [stored.pk for stored in locked.values() if stored.tender.counterparty_id is None]
+    reached = tenders.distributed_to(req.uow, distributed, req.party_id) if distributed else set()
     changes, rows = [], []
     for transaction_id, tender_id, product, element in accepted:
         stored = locked[tender_id]
-        may_see = stored.tender.counterparty_id == req.party_id or (
-            stored.tender.counterparty_id is None and tenders.is_recipient(req.uow, stored.pk, req.party_id)
-        )
+        may_see = stored.tender.counterparty_id == req.party_id or stored.pk in reached
         check_acceptance(stored.tender, req.party_id, may_see, product.terms, req.now, product.option)
         tenders.take(req.uow, stored.pk, product.terms.quantity_kw)
         locked[tender_id] = _after_take(stored, product.terms.quantity_kw)
@@ -57,7 +57,8 @@ def create_transaction(req: Request) -> etree._Element:
 
 def _after_take(stored, quantity_kw):
     """The locked tender as it stands after this request's earlier acceptances of it."""
-    return replace(stored, tender=replace(stored.tender, remaining_kw=stored.tender.remaining_kw - quantity_kw))
+    remaining_kw = DECIMAL_CONTEXT.subtract(stored.tender.remaining_kw, quantity_kw)  # exact, as in the database
+    return replace(stored, tender=replace(stored.tender, remaining_kw=remaining_kw))
 
 
 def request_transaction(req: Request) -> etree._Element:

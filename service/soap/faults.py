@@ -100,3 +100,15 @@ class ImpersonationFault(SoapFault):
     """The authenticated party is not the party the payload speaks for."""
 
     faultcode = "Client.NotAuthorized"
+
+
+class ValueTooLongFault(SoapFault):
+    """An element's text longer than the service holds (``service.domain.limits``)."""
+
+    faultcode = "Client.ValueTooLong"
+
+
+class TooManyItemsFault(SoapFault):
+    """More elements of one kind in a request than the per-request limit."""
+
+    faultcode = "Client.TooManyItems"

@@ -94,7 +94,10 @@ def datetime_of(element: etree._Element) -> datetime:
         raise InvalidValueError(
             f"dateTime {text!r} has no time zone (use Z or an offset) at {where(element)}"
         )
-    return to_utc(value)
+    try:
+        return to_utc(value)
+    except InvalidValueError as exc:
+        raise InvalidValueError(f"{exc.description} at {where(element)}") from None
 
 
 # ---------------------------------------------------------------- products in
@@ -251,7 +254,16 @@ def read_rate(description: Kids) -> tuple[str, Decimal]:
     quantity = description.required(q(EMIX, "quantity"))
     item = Kids(item)
     scale = item.text(q(SCALE, "siScaleCode"))
-    return scale, units.rate_kw(decimal_of(quantity), item.text(q(POWER, "itemUnits")), scale)
+    return scale, rate_of(quantity, item.text(q(POWER, "itemUnits")), scale)
+
+
+def rate_of(quantity: etree._Element, item_units: str, scale: str) -> Decimal:
+    """An emix:quantity in kW; out of range or too precise is refused naming the element."""
+    value = decimal_of(quantity)
+    try:
+        return units.rate_kw(value, item_units, scale)
+    except InvalidValueError as exc:
+        raise InvalidValueError(f"{exc.description} at {where(quantity)}") from None
 
 
 def read_energy_scale(description: Kids, default_scale: str) -> str:
@@ -262,7 +274,12 @@ def read_energy_scale(description: Kids, default_scale: str) -> str:
 
 def read_price(price: etree._Element, energy_scale: str) -> Decimal:
     """An emix:PriceType element (emix:price, optionPremium, optionStrikePrice) per kWh."""
-    return units.price_per_kwh(decimal_of(required(price, q(EMIX, "value"))), energy_scale)
+    value = required(price, q(EMIX, "value"))
+    amount = decimal_of(value)
+    try:
+        return units.price_per_kwh(amount, energy_scale)
+    except InvalidValueError as exc:
+        raise InvalidValueError(f"{exc.description} at {where(value)}") from None
 
 
 def exercised_product(
@@ -308,11 +325,13 @@ def iso_interval(uid: etree._Element) -> Interval:
             interval = Interval.of(to_utc(start), parse_duration(end_text))
         else:
             interval = Interval(to_utc(start), to_utc(datetime.fromisoformat(end_text)))
-    except (ValueError, InvalidValueError):
+    except ValueError:
         raise InvalidValueError(
             f"Interval filter {text!r} is not an ISO 8601 'start/end' or 'start/duration' "
             f"with a time zone, at {where(uid)}"
         ) from None
+    except InvalidValueError as exc:
+        raise InvalidValueError(f"Interval filter {text!r}: {exc.description}, at {where(uid)}") from None
     return interval
 
 

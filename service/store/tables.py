@@ -92,6 +92,8 @@ tender = Table(
     Column("tender_id", Text, nullable=False),
     # the one counterparty a tender is addressed to; NULL for a distributed tender
     Column("counterparty_id", Text, ForeignKey("party.party_id")),
+    # the distribution that reached its recipients; NULL for a tender addressed to one party
+    Column("distribution_pk", BigInteger, ForeignKey("distribution.id")),
     Column("request_id", Text, nullable=False),
     Column("side", String(4), nullable=False),
     Column("transactive_state", Text, nullable=False),
@@ -141,6 +143,14 @@ def _list_indexes(table: Table, order: str, during: str, where: str | None = Non
 _list_indexes(tender, "standing", "standing_during", where="cancelled_at is null and remaining_kw > 0")
 # whether another party's tender with this ID is addressed to the caller (refused cancels)
 Index("ix_tender_counterparty_tender_id", tender.c.counterparty_id, tender.c.tender_id)
+# the standing tenders of the distributions a party received, in list order
+Index(
+    "ix_tender_distribution_standing",
+    tender.c.distribution_pk,
+    tender.c.start_at,
+    tender.c.id,
+    postgresql_where=text("cancelled_at is null and remaining_kw > 0"),
+)
 
 transaction = Table(
     "transaction",
@@ -207,14 +217,24 @@ position_change = Table(
 )
 
 # Who may see and accept a distributed tender: fixed when it is distributed, so a party
-# enrolling later does not see offers made before it joined.
-tender_recipient = Table(
-    "tender_recipient",
+# enrolling later does not see offers made before it joined. Kept once per EiDistributeTender
+# (per market context in it), not per tender: T tenders to R parties are T + R rows.
+distribution = Table(
+    "distribution",
     metadata,
-    Column("tender_pk", BigInteger, ForeignKey("tender.id", ondelete="CASCADE"), nullable=False),
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("party_id", Text, ForeignKey("party.party_id"), nullable=False),
+    Column("request_id", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+)
+
+distribution_recipient = Table(
+    "distribution_recipient",
+    metadata,
+    Column("distribution_pk", BigInteger, ForeignKey("distribution.id", ondelete="CASCADE"), nullable=False),
     Column("party_id", Text, ForeignKey("party.party_id", ondelete="CASCADE"), nullable=False),
-    PrimaryKeyConstraint("tender_pk", "party_id"),
-    Index("ix_tender_recipient_party", "party_id"),
+    PrimaryKeyConstraint("distribution_pk", "party_id"),
+    Index("ix_distribution_recipient_party", "party_id"),
 )
 
 # Market contexts this service trades in: time zone for calendar durations, currency, and

@@ -15,11 +15,12 @@ from service.domain.options import OptionTerms, OptionType
 from service.domain.tenders import Interface, Side, Tender, Terms
 from service.store.narrowing import Narrowing, fetch_list, terms_columns
 from service.store.tables import (
+    distribution,
+    distribution_recipient,
     party_group,
     party_market_context,
     party_service_area,
     tender,
-    tender_recipient,
 )
 
 UNIQUE_TENDER_ID = "uq_tender_party_tender_id"
@@ -103,13 +104,19 @@ def _option(row) -> OptionTerms | None:
 
 _LOCKED = tuple(c.name for c in tender.c if c.name != "product_xml")  # the rules need no product
 TenderRow = namedtuple("TenderRow", _LOCKED)
-_LOCK = f"SELECT {', '.join(_LOCKED)} FROM tender WHERE party_id = %s AND tender_id = %s FOR UPDATE"
+# Rows are locked as the sort returns them: every request locks its tenders in tenderID
+# order, in one statement, so concurrent requests queue and never deadlock.
+_LOCK = (
+    f"SELECT {', '.join(_LOCKED)} FROM tender WHERE party_id = %s AND tender_id = ANY(%s)"
+    " ORDER BY tender_id FOR UPDATE"
+)
 
 
-def lock(uow, party_id: str, tender_id: str) -> StoredTender | None:
-    """The tender, row-locked until commit: concurrent acceptances queue here."""
-    rows = uow.fetch(uow.sql("temix_lock_tender", _LOCK, (party_id, tender_id)))
-    return _to_domain(TenderRow(*rows[0])) if rows else None
+def lock(uow, party_id: str, tender_ids) -> dict[str, StoredTender]:
+    """The party's tenders with these IDs (those that exist), row-locked until commit:
+    concurrent acceptances and cancellations queue here. One round trip for any number."""
+    rows = uow.fetch(uow.sql("temix_lock_tenders", _LOCK, (party_id, list(tender_ids))))
+    return {stored.tender.tender_id: stored for stored in (_to_domain(TenderRow(*row)) for row in rows)}
 
 
 def addressed_to(uow, party_id: str, tender_id: str) -> bool:
@@ -152,7 +159,10 @@ _SHOWN = "t.id, t.start_at, t.tender_id, t.remaining_kw, t.rate_scale, convert_f
 _BRANCHES = (
     ("FROM tender t WHERE t.party_id = %s", "t.counterparty_id"),
     ("FROM tender t WHERE t.counterparty_id = %s", "t.party_id"),
-    ("FROM tender_recipient r JOIN tender t ON t.id = r.tender_pk WHERE r.party_id = %s", "t.party_id"),
+    (
+        "FROM distribution_recipient r JOIN tender t ON t.distribution_pk = r.distribution_pk WHERE r.party_id = %s",
+        "t.party_id",
+    ),
 )
 
 
@@ -201,13 +211,19 @@ def recipients(
     return [row.party_id for row in conn.execute(query.order_by(enrolled.party_id))]
 
 
-def address(conn, tender_pks: list[int], party_ids: list[str]) -> None:
-    if tender_pks and party_ids:
-        conn.execute(
-            insert(tender_recipient), [dict(tender_pk=pk, party_id=p) for pk in tender_pks for p in party_ids]
-        )
+def new_distribution(conn, party_id: str, request_id: str, recipients: list[str]) -> int:
+    """A distribution to these parties, its recipients written once (its tenders name it)."""
+    pk = conn.execute(
+        insert(distribution).values(party_id=party_id, request_id=request_id).returning(distribution.c.id)
+    ).scalar_one()
+    conn.execute(insert(distribution_recipient), [dict(distribution_pk=pk, party_id=p) for p in recipients])
+    return pk
 
 
-def is_recipient(uow, tender_pk: int, party_id: str) -> bool:
-    query = "SELECT 1 FROM tender_recipient WHERE tender_pk = %s AND party_id = %s"
-    return bool(uow.fetch(uow.sql("temix_is_recipient", query, (tender_pk, party_id))))
+def distributed_to(uow, tender_pks, party_id: str) -> set[int]:
+    """Which of these tenders were distributed to the party (one query for any number)."""
+    query = (
+        "SELECT t.id FROM tender t JOIN distribution_recipient r ON r.distribution_pk = t.distribution_pk"
+        " WHERE r.party_id = %s AND t.id = ANY(%s)"
+    )
+    return {pk for (pk,) in uow.fetch(uow.sql("temix_distributed_to", query, (party_id, list(tender_pks))))}

@@ -19,7 +19,7 @@ from service.auth.passwords import hash_password
 from service.soap.ns import EI, SOAP11_ENV, TEMIX, q
 from service.store import positions
 from service.store.parties import Memberships, add_party, enroll, unenroll
-from service.store.tables import request_log, tender, tender_recipient, transaction
+from service.store.tables import distribution, distribution_recipient, request_log, tender, transaction
 from tests.support import messages as msg
 
 CTX = msg.CTX
@@ -196,7 +196,7 @@ def test_a_scope_that_matches_nobody_is_refused_and_writes_nothing(market, engin
 
     assert reply.code == "404"
     assert "within groups north and service areas ZONE-1" in reply.description
-    assert count(engine, tender) == count(engine, tender_recipient) == 0
+    assert count(engine, tender) == count(engine, distribution) == count(engine, distribution_recipient) == 0
 
 
 def test_an_invalid_scope_header_is_a_soap_fault_naming_the_element_and_line(market, engine):
@@ -296,7 +296,7 @@ def test_a_market_context_with_no_other_member_is_refused_and_nothing_is_written
 
     assert reply.code == "404"
     assert "No party to reach in market context" in reply.description
-    assert count(engine, tender) == count(engine, tender_recipient) == 0
+    assert count(engine, tender) == count(engine, distribution) == count(engine, distribution_recipient) == 0
 
 
 def test_each_tender_reaches_the_members_of_its_own_market_context(market):
@@ -317,7 +317,7 @@ def test_one_market_context_without_recipients_refuses_the_whole_request(market,
 
     assert reply.code == "404"
     assert OTHER_CTX in reply.description
-    assert count(engine, tender) == count(engine, tender_recipient) == 0
+    assert count(engine, tender) == count(engine, distribution) == count(engine, distribution_recipient) == 0
 
 
 def test_an_unknown_market_context_is_refused_with_462(market, engine):
@@ -341,7 +341,7 @@ def test_a_retry_with_the_same_request_id_gets_the_same_reply_and_changes_nothin
     assert again.body == first.body
     assert recipient_count(again) == len(IN_CTX)
     assert count(engine, tender) == 1
-    assert count(engine, tender_recipient) == len(IN_CTX)
+    assert count(engine, distribution_recipient) == len(IN_CTX)
     assert visible(market, "party-X") == []
 
 

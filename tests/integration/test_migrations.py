@@ -100,3 +100,35 @@ def test_a_migration_gives_up_on_a_locked_table_instead_of_queueing(fresh_databa
         engine.dispose()
     assert waited < 15
     assert current_revision(fresh_database_url) == "0001"
+
+
+def test_0012_moves_each_tenders_recipients_into_a_distribution_and_back(fresh_database_url):
+    upgrade(fresh_database_url, "0011")
+    engine = make_engine(fresh_database_url)
+    tender = (
+        "INSERT INTO tender (id, party_id, tender_id, request_id, side, transactive_state, product_kind,"
+        " delivery_node, market_context, start_at, end_at, price_per_kwh, quantity_kw, remaining_kw, rate_scale,"
+        " product_xml) VALUES ({pk}, 'rep', 't{pk}', 'r1', 'sell', 'tender', 'energy', 'N', 'ctx',"
+        " '2030-01-01T10:00Z', '2030-01-01T11:00Z', 0.1, 5, 5, 'k', '')"
+    )
+    try:
+        with engine.begin() as conn:
+            for party in ("rep", "c1", "c2"):
+                conn.execute(text(f"INSERT INTO party (party_id, password_hash) VALUES ('{party}', 'x')"))
+            for pk in (1, 2):
+                conn.execute(text(tender.format(pk=pk)))
+            conn.execute(text("INSERT INTO tender_recipient VALUES (1, 'c1'), (1, 'c2'), (2, 'c2')"))
+        upgrade(fresh_database_url, "0012")
+        recipients = "SELECT t.id, r.party_id FROM tender t JOIN distribution_recipient r USING (distribution_pk) ORDER BY 1, 2"
+        with engine.connect() as conn:
+            assert conn.execute(text(recipients)).all() == [(1, "c1"), (1, "c2"), (2, "c2")]
+            # the next distribution is numbered after the moved ones
+            assert conn.execute(text("INSERT INTO distribution (party_id, request_id) VALUES ('rep', 'r2') RETURNING id")).scalar_one() == 3
+            conn.rollback()
+        downgrade(fresh_database_url, "0011")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT tender_pk, party_id FROM tender_recipient ORDER BY 1, 2")).all() == [
+                (1, "c1"), (1, "c2"), (2, "c2")
+            ]
+    finally:
+        engine.dispose()

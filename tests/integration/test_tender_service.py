@@ -1,6 +1,7 @@
 """EiCreateTender, EiCancelTender, EiRequestTender through the whole stack, in-process,
 on the real PostgreSQL. Every reply is checked against the schemas by the client."""
 
+import pytest
 from lxml import etree
 from sqlalchemy import func, select
 
@@ -183,3 +184,20 @@ def test_reads_are_not_logged_as_idempotent_requests(service, engine):
     service.call("/EiTender", msg.request_tender("q1", "party-B"))
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(request_log)).scalar_one() == 0
+
+
+REFUSED_READS = {
+    "EiRequestTender": ("/EiTender", msg.request_tender("q-refused", "party-A", intervals=["2030-01-01T10:00:00Z/PT0S"])),
+    "EiRequestTransaction": ("/EiTransaction", msg.request_transaction("q-refused", "party-A", intervals=["not an interval"])),
+    "EiRequestPosition": ("/EiTransaction", msg.request_position("q-refused", "party-A", "2030-01-01T10:00:00Z", "PT1H", "P1D")),
+}
+
+
+@pytest.mark.parametrize("operation", REFUSED_READS)
+def test_a_refused_read_is_not_logged_so_its_request_id_stays_free(service, engine, operation):
+    endpoint, read = REFUSED_READS[operation]
+    assert service.call(endpoint, read).code == "400"
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(request_log)).scalar_one() == 0
+    created = service.call("/EiTender", msg.create_tender("q-refused", "party-A", "party-B", ("t1", msg.product())))
+    assert created.code == "200", created.description
