@@ -1,0 +1,432 @@
+"""Mutations of valid SOAP requests, for the fuzz test of the faults tier.
+
+``Mutator(rng, ids).mutate(case)`` takes a valid request (``Case``: its payload element, its
+WS-Security token and other header entries) and returns the bytes of a mutated envelope with
+a short description of what was changed. The mutations are those of a hostile or unlucky
+client: structural (elements dropped, duplicated, reordered, renamed, moved to another
+namespace, repeated many times), value-level (boundary values in place of any text), wrong or
+duplicate IDs of real objects, WS-Security and distribution-scope headers, the envelope
+itself, and bytes (truncation, flips). Everything is drawn from ``rng``, so a seed replays.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from service.soap.ns import EI, EMIX, MIN, POWER, PYLD, SOAP11_ENV, TEMIX, WSSE, WSSE_PASSWORD_DIGEST, WSU, NSMAP, q
+from tests.support import messages as msg
+
+SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+WSA = "http://www.w3.org/2005/08/addressing"
+# Text that lxml cannot hold (control characters, broken UTF-8) goes in as this marker and is
+# swapped for the raw bytes after serialisation.
+RAW_MARK = "FUZZ-RAW-MARK"
+RAW_BYTES = [b"\x01", b"\x00", b"\x7f", b"\x1b[31m", b"&#1;", b"&#0;", b"&#xFFFE;", b"&#55296;", b"\xff\xfe",
+             b"\xc0\x80", b"\xed\xa0\x80", b"\x80", b"&unknown;", b"&#x110000;", b"<", b"&"]
+
+HUGE = [64, 256, 1_000, 10_000, 100_000]
+DATES = [
+    "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+    "9999-12-31T23:59:59.999999999Z", "0001-01-01T00:00:00-14:00", "9999-12-31T23:59:59+14:00",
+    "2030-02-29T00:00:00Z", "2030-01-01T24:00:00Z", "2030-01-01T10:00:00", "2030-01-01T10:00:00+14:01",
+    "2030-01-01T10:00:00-23:59", "-2030-01-01T10:00:00Z", "12030-01-01T10:00:00Z", "2030-01-01T10:00:00.123456789012Z",
+    "2030-01-01", "10:00:00Z", "2030-01-01T10:00:60Z", "1970-01-01T00:00:00Z", "2030-01-01T10:00:00+00:00",
+    "2030-03-31T01:30:00+01:00", "2000-01-01T00:00:00Z",
+]
+DURATIONS = [
+    "P99999999Y", "PT99999999999999H", "P9999999999999999999D", "-PT1H", "PT0S", "P0D", "PT0.0000001S",
+    "P1Y2M3DT4H5M6.7890123456789S", "P1M", "P1Y", "P1D", "PT1H", "PT5M", "PT1S", "PT1M", "P", "PT", "P1W",
+    "PT1.5H", "P10000Y", "PT2562047788015215H", "P7D", "-P1D", "PT-1H", "P0Y0M0DT0H0M0.000S",
+]
+DECIMALS = [
+    "0", "-0", "-1", "1", "0.1", "1E+131072", "1e-131072", "1E+999999999", "-1E+999999999", "9" * 40, "9" * 1000,
+    "0." + "0" * 60 + "1", "12345678901234567890.12345678901234567890", "0.000000000000000000000000000001",
+    "NaN", "INF", "-INF", "+INF", "Infinity", "sNaN", "1.7976931348623157E+309", "1E-400", ".5", "5.", "+5",
+    "1,5", "0x10", "1_000", "100000000000000000000", "-100000000000000000000", "1E+28", "1E-28", "00000001",
+]
+WORDS = [
+    "", " ", "\t \n ", "Ünïcødé ☃ 𝄞 مرحبا 中文", "\u200b", "\u202eevil", "<&>\"'", "]]>", "&amp;", "a b", "  padded  ",
+    "\u00a0", "true", "false", "1", "0", "call", "put", "buy", "sell", "tender", "transaction", "exercise",
+    "indicationOfInterest", "k", "M", "W", "Wh", "USD", "EUR", "power", "transport", "http://market.example.com/temix/ctx1",
+    "urn:unknown:context", "NODE-1", "null", "nil", "%s%n%x", "'; DROP TABLE tender; --", "${jndi:ldap://x}", "\\",
+]
+INTERVALS = [
+    "0001-01-01T00:00:00+14:00/PT1H", "2030-01-01T00:00:00Z/9999-12-31T23:59:59Z", "2030-01-01T00:00:00Z/P99999999Y",
+    "9999-12-31T23:59:59-14:00/P1D", "2030-01-01T00:00:00Z/2029-01-01T00:00:00Z", "2030-01-01T00:00:00/PT1H",
+    "2030-01-01T00:00:00Z", "/", "2030-01-01T00:00:00Z/", "2030-01-01T00:00:00Z/PT0S", "2030-01-01T00:00:00Z/-PT1H",
+]
+ID_TAGS = {"requestID", "tenderID", "transactionID", "partyID", "counterPartyID", "requestorPartyID",
+           "optionTransactionID", "uid", "node", "pointOfReceipt", "pointOfDelivery", "marketContext", "group",
+           "serviceArea", "mrid"}
+NAMESPACES = [EI, EMIX, MIN, POWER, PYLD, TEMIX, WSSE, SOAP11_ENV, "", "urn:wrong", "http://docs.oasis-open.org/ns/energyinterop/201110"]
+
+
+def values_for(local: str) -> list[str]:
+    """Boundary values that suit an element's kind (any text may still land anywhere)."""
+    if local in ("quantity", "value", "hertz", "voltage"):
+        return DECIMALS
+    if local in ("dateTime", "expirationDate", "Created"):
+        return DATES
+    if local in ("duration", "resolution"):
+        return DURATIONS
+    if local == "uid":
+        return INTERVALS + WORDS
+    return WORDS + DECIMALS[:8]
+
+
+@dataclass
+class Case:
+    """A valid request: POSTed to ``path``, signed by ``party`` with ``password``."""
+
+    path: str
+    payload: etree._Element
+    party: str
+    password: str
+    headers: list[etree._Element] = field(default_factory=list)
+
+
+@dataclass
+class Mutated:
+    data: bytes
+    family: str
+    detail: str
+    content_type: str = "text/xml; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class KnownIds:
+    """Real IDs the ID mutations swap in: other objects, other parties, earlier requests."""
+
+    tenders: tuple[str, ...]
+    transactions: tuple[str, ...]
+    parties: tuple[str, ...]
+    request_ids: Callable[[random.Random], str]  # an earlier request's ID
+
+
+def _short(value: str) -> str:
+    return repr(value) if len(value) <= 40 else f"{value[:20]!r}...({len(value)} chars)"
+
+
+class Mutator:
+    def __init__(self, rng: random.Random, ids: KnownIds):
+        self.rng = rng
+        self.ids = ids
+        self.raw: list[bytes] = []  # raw bytes for RAW_MARK, in order
+        self.http_content_type: str | None = None
+
+    # ------------------------------------------------------------------ entry point
+    def mutate(self, case: Case) -> Mutated:
+        rng = self.rng
+        self.raw = []
+        payload, headers = copy.deepcopy(case.payload), [copy.deepcopy(h) for h in case.headers]
+        digest = rng.random() < 0.2
+        token = msg.username_token(case.party, case.password, digest=digest, nonce=rng.randbytes(16) if digest else None)
+        if rng.random() < 0.08:  # a valid envelope, its bytes broken
+            data, how = self.bytes_(etree.tostring(self.build_envelope(payload, token, headers), xml_declaration=True, encoding="UTF-8"))
+            return Mutated(data, "bytes", how)
+        families = [
+            (self.value, 30), (self.structure, 22), (self.ids_swap, 12), (self.header, 12), (self.envelope, 8),
+            (self.attribute, 4), (self.repeat, 2),
+        ]
+        tree_mutations = rng.choices([f for f, _ in families], [w for _, w in families], k=2 if rng.random() < 0.15 else 1)
+        envelope_extra = None
+        details = []
+        for mutation in tree_mutations:
+            result = mutation(payload, token, headers)
+            if callable(result):  # an envelope-level change, applied after the envelope is built
+                envelope_extra = result
+                details.append(result.__doc__ or mutation.__name__)
+            else:
+                details.append(result)
+        envelope = self.build_envelope(payload, token, headers)
+        if envelope_extra is not None:
+            envelope = envelope_extra(envelope)
+        data = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8") if isinstance(envelope, etree._Element) else envelope
+        for raw in self.raw:
+            data = data.replace(RAW_MARK.encode(), raw, 1)
+        family = "+".join(m.__name__ for m in tree_mutations)
+        if rng.random() < 0.04:  # and sometimes the bytes too
+            data, how = self.bytes_(data)
+            family, details = family + "+bytes", details + [how]
+        return Mutated(data, family, "; ".join(details), self.http_content_type or "text/xml; charset=utf-8")
+
+    @staticmethod
+    def build_envelope(payload, token, headers) -> etree._Element:
+        env = etree.Element(q(SOAP11_ENV, "Envelope"), nsmap={"soap": SOAP11_ENV, **NSMAP})
+        header = etree.SubElement(env, q(SOAP11_ENV, "Header"))
+        if token is not None:
+            etree.SubElement(header, q(WSSE, "Security")).append(token)
+        header.extend(headers)
+        etree.SubElement(env, q(SOAP11_ENV, "Body")).append(payload)
+        return env
+
+    # ------------------------------------------------------------------ helpers
+    def pick(self, root: etree._Element, text_only=False, include_root=False) -> etree._Element:
+        found = [e for e in root.iter(etree.Element) if (include_root or e is not root) and (not text_only or len(e) == 0)]
+        return self.rng.choice(found) if found else root
+
+    def text(self, value: str) -> str:
+        """``value``, or a raw byte sequence lxml cannot hold (then via RAW_MARK)."""
+        if self.rng.random() < 0.08:
+            self.raw.append(self.rng.choice(RAW_BYTES))
+            return (value[:8] if self.rng.random() < 0.5 else "") + RAW_MARK
+        return value
+
+    def boundary(self, local: str) -> str:
+        rng = self.rng
+        roll = rng.random()
+        if roll < 0.1:  # long, often incompressible (a repeated letter would compress in an index)
+            size = rng.choice(HUGE)
+            if rng.random() < 0.5:
+                return rng.choice("x9 Ü<") * size
+            return "".join(rng.choices("abcdefghijklmnopqrstuvwxyz0123456789ÜЖ中", k=size))
+        pool = values_for(local) if roll < 0.8 else rng.choice([DATES, DURATIONS, DECIMALS, WORDS, INTERVALS])
+        return rng.choice(pool)
+
+    # ------------------------------------------------------------------ families
+    def value(self, payload, token, headers) -> str:
+        """One text replaced by a boundary value."""
+        target = self.pick(payload, text_only=True)
+        local = etree.QName(target).localname
+        value = self.boundary(local)
+        target.text = self.text(value)
+        return f"{local} := {_short(value)}" + (" (+raw bytes)" if self.raw else "")
+
+    def structure(self, payload, token, headers) -> str:
+        rng = self.rng
+        target = self.pick(payload)
+        local = etree.QName(target).localname
+        parent = target.getparent()
+        how = rng.choice(["drop", "duplicate", "reorder", "rename", "namespace", "unknown child", "empty", "text in"])
+        if how == "drop":
+            parent.remove(target)
+        elif how == "duplicate":
+            target.addnext(copy.deepcopy(target))
+        elif how == "reorder":
+            parent.remove(target)
+            parent.insert(rng.randrange(len(parent) + 1), target)
+        elif how == "rename":  # the tag of another element of the message
+            other = self.pick(payload, include_root=True)
+            target.tag = other.tag
+            return f"rename {local} -> {etree.QName(other).localname}"
+        elif how == "namespace":
+            namespace = rng.choice(NAMESPACES)
+            target.tag = f"{{{namespace}}}{local}" if namespace else local
+            return f"namespace of {local} -> {namespace!r}"
+        elif how == "unknown child":
+            target.append(etree.Element(rng.choice([q(EI, "unknown"), "plain", q(WSA, "Action")])))
+        elif how == "empty":
+            target[:] = []
+            target.text = None
+        else:
+            target.text = self.text(self.boundary(local))
+        return f"{how} {local}"
+
+    def ids_swap(self, payload, token, headers) -> str:
+        """An ID replaced by a real one of another object, party or request, or repeated."""
+        rng = self.rng
+        targets = [e for e in payload.iter(etree.Element) if etree.QName(e).localname in ID_TAGS]
+        if not targets:
+            return self.value(payload, token, headers)
+        target = rng.choice(targets)
+        local = etree.QName(target).localname
+        if rng.random() < 0.25:
+            target.addnext(copy.deepcopy(target))
+            return f"duplicate {local} {_short(target.text or '')}"
+        pool = {
+            "requestID": [self.ids.request_ids(rng)],
+            "tenderID": self.ids.tenders,
+            "transactionID": self.ids.transactions,
+            "optionTransactionID": self.ids.transactions,
+        }.get(local, self.ids.parties)
+        value = rng.choice(list(pool) + [rng.choice(self.ids.tenders + self.ids.transactions + self.ids.parties)])
+        target.text = value
+        return f"{local} := real {_short(value)}"
+
+    def attribute(self, payload, token, headers) -> str:
+        rng = self.rng
+        target = self.pick(payload, include_root=True)
+        name, value = rng.choice([
+            (q(XSI, "nil"), "true"), (q(XSI, "type"), "xs:string"), (q(XSI, "type"), "nope:Thing"),
+            ("id", "x1"), (q(SOAP11_ENV, "mustUnderstand"), "1"), ("{http://www.w3.org/XML/1998/namespace}lang", "en"),
+            (q(EI, "unknown"), "Ü" * 100),
+        ])
+        target.set(name, value)
+        return f"attribute {etree.QName(name).localname}={value[:10]!r} on {etree.QName(target).localname}"
+
+    def repeat(self, payload, token, headers) -> str:
+        """An element repeated many times (item limits, cost per request)."""
+        target = self.pick(payload)
+        times = self.rng.choice([50, 300, 1_200])
+        for _ in range(times):
+            target.addnext(copy.deepcopy(target))
+        return f"repeat {etree.QName(target).localname} x{times}"
+
+    def header(self, payload, token, headers) -> str:
+        rng = self.rng
+        parts = {etree.QName(e).localname: e for e in token}
+        for name in ("Username", "Password"):  # an earlier mutation may have dropped them
+            if name not in parts:
+                parts[name] = etree.SubElement(token, q(WSSE, name))
+        how = rng.choice([
+            "no token", "no username", "empty username", "unknown username", "other party", "wrong password",
+            "huge password", "password type", "created", "nonce", "no nonce", "two tokens", "two security",
+            "mustUnderstand security", "mustUnderstand unknown", "scope", "scope twice", "scope mustUnderstand",
+            "header text", "username value",
+        ])
+        if how == "no token":
+            return self._no_token(token)
+        if how == "no username":
+            token.remove(parts["Username"])
+        elif how == "empty username":
+            parts["Username"].text = rng.choice(["", "   "])
+        elif how == "unknown username":
+            parts["Username"].text = "nobody-" + rng.choice(["x", "Ü", "x" * 10_000])
+        elif how == "other party":
+            parts["Username"].text = rng.choice(self.ids.parties)
+        elif how == "wrong password":
+            parts["Password"].text = rng.choice(["", "wrong", (parts["Password"].text or "") + "x"])
+        elif how == "huge password":
+            parts["Password"].text = "p" * rng.choice(HUGE)
+        elif how == "password type":
+            parts["Password"].set("Type", rng.choice(["", "urn:bogus", WSSE_PASSWORD_DIGEST, "PasswordText"]))
+        elif how == "created":
+            created = parts.get("Created")
+            if created is None:
+                created = etree.SubElement(token, q(WSU, "Created"))
+                parts["Password"].set("Type", WSSE_PASSWORD_DIGEST)
+            created.text = self.text(rng.choice(DATES + WORDS[:4] + ["x" * 10_000]))
+        elif how == "nonce":
+            nonce = parts.get("Nonce")
+            if nonce is None:
+                nonce = etree.SubElement(token, q(WSSE, "Nonce"))
+                parts["Password"].set("Type", WSSE_PASSWORD_DIGEST)
+            nonce.text = rng.choice(["", "!!notbase64", "QUJD", "A" * 100_000, "=" * 8, "Ü"])
+        elif how == "no nonce":
+            for name in ("Nonce", "Created"):
+                if name in parts:
+                    token.remove(parts[name])
+            parts["Password"].set("Type", WSSE_PASSWORD_DIGEST)
+        elif how == "two tokens":
+            return self._on_security(lambda s: s.append(copy.deepcopy(s[0])), how)
+        elif how == "two security":
+            return self._on_security(lambda s: s.addnext(copy.deepcopy(s)), how)
+        elif how == "mustUnderstand security":
+            return self._on_security(lambda s: s.set(q(SOAP11_ENV, "mustUnderstand"), rng.choice(["1", "true", "0", "yes", ""])), how)
+        elif how == "mustUnderstand unknown":
+            headers.append(msg.wsa_action(mustUnderstand=rng.choice(["1", "true", "0"])))
+        elif how.startswith("scope"):
+            scope = msg.distribution_scope(
+                groups=rng.choice([(), ("north",), ("",), ("x" * 10_000,), ("a",) * 500, ("Ü \u200b",)]),
+                areas=rng.choice([(), ("ZONE-7",), (" ",), ("a" * 100_000,)]),
+            )
+            if how == "scope mustUnderstand":
+                scope.set(q(SOAP11_ENV, "mustUnderstand"), "1")
+            headers.append(scope)
+            if how == "scope twice":
+                headers.append(copy.deepcopy(scope))
+        elif how == "header text":
+            return self._on_security(lambda s: setattr(s, "text", "stray text"), how)
+        else:
+            parts["Username"].text = self.text(self.boundary("partyID"))
+        return f"header: {how}"
+
+    def _no_token(self, token) -> Callable:
+        def no_token(envelope):
+            """header: no token"""
+            header = envelope.find(q(SOAP11_ENV, "Header"))
+            header.getparent().remove(header)
+            return envelope
+        return no_token
+
+    def _on_security(self, change, how: str) -> Callable:
+        def on_security(envelope):
+            change(envelope.find(f"{q(SOAP11_ENV, 'Header')}/{q(WSSE, 'Security')}"))
+            return envelope
+        on_security.__doc__ = f"header: {how}"
+        return on_security
+
+    def envelope(self, payload, token, headers) -> Callable:
+        rng = self.rng
+        how = rng.choice([
+            "soap12", "no body", "empty body", "two payloads", "body text", "header after body", "two headers",
+            "envelope renamed", "no namespace", "encoding latin-1", "utf-16", "bom", "leading junk", "trailing junk",
+            "comment and pi", "cdata", "deep nesting", "content type", "two bodies",
+        ])
+
+        def change(envelope):
+            body = envelope.find(q(SOAP11_ENV, "Body"))
+            if how == "soap12":
+                envelope.tag = q(SOAP12_ENV, "Envelope")
+            elif how == "no body":
+                envelope.remove(body)
+            elif how == "empty body":
+                body[:] = []
+            elif how == "two payloads":
+                body.append(copy.deepcopy(body[0]))
+            elif how == "body text":
+                body.text = "text before the payload"
+            elif how == "header after body":
+                header = envelope.find(q(SOAP11_ENV, "Header"))
+                envelope.remove(header)
+                envelope.append(header)
+            elif how == "two headers":
+                envelope.insert(0, copy.deepcopy(envelope.find(q(SOAP11_ENV, "Header"))))
+            elif how == "two bodies":
+                envelope.append(copy.deepcopy(body))
+            elif how == "envelope renamed":
+                envelope.tag = q(SOAP11_ENV, "Envelop")
+            elif how == "no namespace":
+                envelope.tag = "Envelope"
+            else:
+                return self._serialised(envelope, how)
+            return envelope
+
+        change.__doc__ = f"envelope: {how}"
+        return change
+
+    def _serialised(self, envelope, how) -> bytes:
+        rng = self.rng
+        if how == "encoding latin-1":
+            data = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+            return data.replace(b"encoding='UTF-8'", b"encoding='ISO-8859-1'", 1) + b"<!-- \xe9 -->"
+        if how == "utf-16":
+            return etree.tostring(envelope, xml_declaration=True, encoding="UTF-16")
+        data = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
+        if how == "bom":
+            return b"\xef\xbb\xbf" + data
+        if how == "leading junk":
+            return rng.choice([b" \n", b"junk", b"\x00"]) + data
+        if how == "trailing junk":
+            return data + rng.choice([b"<x/>", b"junk", b"\x00", b"<!-- c -->", b"\n\n"])
+        if how == "comment and pi":
+            return data.replace(b"?>", b"?><!-- c --><?pi x?>", 1).replace(b"</soap:Body>", b"<!-- c --><?pi y?></soap:Body>")
+        if how == "cdata":
+            return data.replace(b"<pyld:requestID>", b"<pyld:requestID><![CDATA[", 1).replace(b"</pyld:requestID>", b"]]></pyld:requestID>", 1)
+        if how == "deep nesting":
+            depth = rng.choice([40, 70, 300])
+            return data.replace(b"</soap:Body>", b"<a>" * depth + b"</a>" * depth + b"</soap:Body>", 1)
+        self.http_content_type = rng.choice(["application/soap+xml", "text/plain", "", "text/xml; charset=latin-1", "multipart/related; boundary=x"])
+        return data
+
+    def bytes_(self, data: bytes) -> tuple[bytes, str]:
+        rng = self.rng
+        how = rng.choice(["truncate", "flip", "delete span", "duplicate span"])
+        at = rng.randrange(len(data))
+        if how == "truncate":
+            return data[:at], f"truncated at {at}/{len(data)}"
+        if how == "flip":
+            flipped = bytearray(data)
+            for _ in range(rng.randint(1, 3)):
+                flipped[rng.randrange(len(flipped))] = rng.randrange(256)
+            return bytes(flipped), "bytes flipped"
+        end = min(len(data), at + rng.randint(1, 200))
+        if how == "delete span":
+            return data[:at] + data[end:], f"deleted bytes {at}-{end}"
+        return data[:end] + data[at:end] + data[end:], f"duplicated bytes {at}-{end}"

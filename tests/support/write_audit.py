@@ -1,0 +1,84 @@
+"""Which request wrote what: rows written since a mark, traced to the request that wrote them.
+
+Every row version in PostgreSQL carries the ID of the transaction that wrote it (``xmin``);
+an update writes a new version, so it carries the updater's. A state-changing request writes
+its rows and logs its answer in the request log in one transaction, so a row written since
+the mark belongs to the request whose request-log row has the same ``xmin``; that request
+must have been accepted (responseCode 200) and answered so. A write in a transaction that
+logged no answer (a read that wrote, or a refusal that kept its writes), a logged refusal that
+wrote rows, a logged read, or a logged answer the client never got, is reported. Nothing in
+the request path deletes business rows, so a smaller row count is reported too.
+
+Not audited: ``used_nonce`` (authentication remembers a digest's nonce even when the request
+is then refused: that is the replay guard).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+from sqlalchemy import text
+
+from service.soap.ns import EI, q
+
+BUSINESS_TABLES = (
+    "tender", "transaction", "position_change", "tender_recipient", "party", "party_market_context",
+    "party_group", "party_service_area", "market_context",
+)
+_NEXT_XID = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+_COUNTS = "SELECT " + ", ".join(f'(SELECT count(*) FROM "{table}")' for table in BUSINESS_TABLES)
+
+
+@dataclass(frozen=True)
+class Mark:
+    next_xid: int
+    counts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Logged:
+    """A request-log row written since the mark."""
+
+    xid: int
+    party_id: str
+    request_id: str
+    operation: str
+    response_code: str | None
+
+
+def mark(conn) -> Mark:
+    return Mark(conn.execute(text(_NEXT_XID)).scalar_one(), tuple(conn.execute(text(_COUNTS)).one()))
+
+
+def writes_since(conn, since: Mark) -> tuple[dict[int, set[str]], list[Logged], list[str]]:
+    """(xid -> what it wrote: business tables, and the requestIDs on tender and transaction
+    rows; request-log rows; shrunken tables) since the mark."""
+    written: dict[int, set[str]] = {}
+    for table in BUSINESS_TABLES:
+        request_id = "request_id" if table in ("tender", "transaction") else "NULL"
+        rows = conn.execute(
+            text(f'SELECT DISTINCT xmin::text::bigint, {request_id} FROM "{table}" WHERE xmin::text::bigint >= :x'),
+            {"x": since.next_xid},
+        )
+        for xid, by_request in rows:
+            written.setdefault(xid, set()).add(table if by_request is None else f"{table} (requestID {by_request[:60]!r})")
+    logged = [
+        Logged(row.xid, row.party_id, row.request_id, row.operation, _code_of(row.response))
+        for row in conn.execute(
+            text(
+                "SELECT xmin::text::bigint AS xid, party_id, request_id, operation, response FROM request_log"
+                " WHERE xmin::text::bigint >= :x"
+            ),
+            {"x": since.next_xid},
+        )
+    ]
+    counts = tuple(conn.execute(text(_COUNTS)).one())
+    shrunk = [f"{t}: {a} -> {b} rows" for t, a, b in zip(BUSINESS_TABLES, since.counts, counts) if b < a]
+    return written, logged, shrunk
+
+
+def _code_of(response: bytes | None) -> str | None:
+    if response is None:
+        return None
+    return etree.fromstring(bytes(response)).findtext(f".//{q(EI, 'responseCode')}")
