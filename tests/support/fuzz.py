@@ -15,6 +15,7 @@ import copy
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
 
 from lxml import etree
 
@@ -115,6 +116,7 @@ def _short(value: str) -> str:
 
 class Mutator:
     def __init__(self, rng: random.Random, ids: KnownIds):
+        self.password = ""  # the case's, for signing odd tokens
         self.rng = rng
         self.ids = ids
         self.raw: list[bytes] = []  # raw bytes for RAW_MARK, in order
@@ -124,6 +126,7 @@ class Mutator:
     def mutate(self, case: Case) -> Mutated:
         rng = self.rng
         self.raw = []
+        self.password = case.password
         payload, headers = copy.deepcopy(case.payload), [copy.deepcopy(h) for h in case.headers]
         digest = rng.random() < 0.2
         token = msg.username_token(case.party, case.password, digest=digest, nonce=rng.randbytes(16) if digest else None)
@@ -156,9 +159,19 @@ class Mutator:
             family, details = family + "+bytes", details + [how]
         return Mutated(data, family, "; ".join(details), self.http_content_type or "text/xml; charset=utf-8")
 
+    def retry(self, case: Case, index: int) -> Mutated:
+        """A valid request sent again (request ``index``'s, before its mutation), with other
+        namespace prefixes and maybe indented: the same request to the request log."""
+        token = msg.username_token(case.party, case.password)
+        prefixes = {f"n{number}": uri for number, uri in enumerate(NSMAP.values())}
+        envelope = self.build_envelope(case.payload, token, case.headers, prefixes)
+        pretty = self.rng.random() < 0.5
+        data = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8", pretty_print=pretty)
+        return Mutated(data, "retry", f"request {index}'s valid form, other prefixes{', indented' if pretty else ''}")
+
     @staticmethod
-    def build_envelope(payload, token, headers) -> etree._Element:
-        env = etree.Element(q(SOAP11_ENV, "Envelope"), nsmap={"soap": SOAP11_ENV, **NSMAP})
+    def build_envelope(payload, token, headers, prefixes=NSMAP) -> etree._Element:
+        env = etree.Element(q(SOAP11_ENV, "Envelope"), nsmap={"soap": SOAP11_ENV, **prefixes})
         header = etree.SubElement(env, q(SOAP11_ENV, "Header"))
         if token is not None:
             etree.SubElement(header, q(WSSE, "Security")).append(token)
@@ -278,10 +291,12 @@ class Mutator:
             "no token", "no username", "empty username", "unknown username", "other party", "wrong password",
             "huge password", "password type", "created", "nonce", "no nonce", "two tokens", "two security",
             "mustUnderstand security", "mustUnderstand unknown", "scope", "scope twice", "scope mustUnderstand",
-            "header text", "username value",
+            "header text", "username value", "signed odd created", "signed odd nonce", "signed replayed nonce",
         ])
         if how == "no token":
             return self._no_token(token)
+        if how.startswith("signed"):  # odd but correctly signed: past the digest check
+            return self._signed(token, how)
         if how == "no username":
             token.remove(parts["Username"])
         elif how == "empty username":
@@ -336,6 +351,27 @@ class Mutator:
         else:
             parts["Username"].text = self.text(self.boundary("partyID"))
         return f"header: {how}"
+
+    def _signed(self, token, how: str) -> str:
+        rng = self.rng
+        user, password = token.findtext(q(WSSE, "Username")), token.findtext(q(WSSE, "Password"))
+        password = password if token.find(q(WSSE, "Password")).get("Type") != WSSE_PASSWORD_DIGEST else self.password
+        now = datetime.now(UTC)
+        created, nonce = now.strftime("%Y-%m-%dT%H:%M:%SZ"), rng.randbytes(16)
+        if how == "signed odd created":
+            created = rng.choice([
+                now.astimezone(timezone(timedelta(hours=14))).isoformat(), now.isoformat(timespec="microseconds"),
+                now.strftime("%Y-%m-%dT%H:%M:%S.123456789Z"), now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y-%m-%d %H:%M:%SZ"),
+                now.strftime(" %Y-%m-%dT%H:%M:%SZ\n"), now.strftime("%Y-%m-%dT%H:%M:%S"), now.strftime("%G-W%V-%uT%H:%M:%SZ"),
+                (now - timedelta(seconds=299)).strftime("%Y-%m-%dT%H:%M:%SZ"), (now + timedelta(seconds=400)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            ])
+        elif how == "signed odd nonce":
+            nonce = rng.randbytes(rng.choice([0, 1, 15, 17, 64, 95, 96, 200]))
+        else:
+            nonce = b"fuzz-replayed-nonce"  # the same for every request: all but the first are replays
+        replacement = msg.username_token(user, password, digest=True, nonce=nonce, created=created)
+        token[:] = list(replacement)
+        return f"header: {how} (created {created!r}, nonce of {len(nonce)} bytes)"
 
     def _no_token(self, token) -> Callable:
         def no_token(envelope):

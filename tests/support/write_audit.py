@@ -46,6 +46,10 @@ class Logged:
     operation: str
     response_code: str | None
 
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.party_id, self.request_id
+
 
 def mark(conn) -> Mark:
     return Mark(conn.execute(text(_NEXT_XID)).scalar_one(), tuple(conn.execute(text(_COUNTS)).one()))
@@ -76,6 +80,29 @@ def writes_since(conn, since: Mark) -> tuple[dict[int, set[str]], list[Logged], 
     counts = tuple(conn.execute(text(_COUNTS)).one())
     shrunk = [f"{t}: {a} -> {b} rows" for t, a, b in zip(BUSINESS_TABLES, since.counts, counts) if b < a]
     return written, logged, shrunk
+
+
+def unexplained(
+    written: dict[int, set[str]], logged: list[Logged], answers: dict[tuple[str, str], list[str]], reads: tuple[str, ...]
+) -> list[tuple[str, tuple[str, str] | None]]:
+    """What the writes since a mark do not account for, each with the (party, requestID) it
+    concerns if known. ``answers``: per (party, requestID), what the client was answered
+    ('code 200', 'fault ...'); ``reads``: the operations that must never be logged."""
+    problems: list[tuple[str, tuple[str, str] | None]] = []
+    logged_by_xid = {row.xid: row for row in logged}
+    for xid, tables in sorted(written.items()):
+        row = logged_by_xid.get(xid)
+        if row is None:
+            problems.append((f"written by a transaction that logged no answer: {sorted(tables)}", None))
+        elif row.response_code != "200":
+            problems.append((f"a refused request ({row.response_code}) wrote {sorted(tables)}", row.key))
+    for row in logged:
+        if row.operation in reads:
+            problems.append((f"a {row.operation} was logged in the request log ({row.response_code})", row.key))
+        got = answers.get(row.key, [])
+        if got and f"code {row.response_code}" not in got:
+            problems.append((f"logged answer {row.response_code} but the client got {got}", row.key))
+    return problems
 
 
 def _code_of(response: bytes | None) -> str | None:
