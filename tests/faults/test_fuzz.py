@@ -54,6 +54,8 @@ PARTIES = (MAKER, SELLER, ACCEPTOR, HOLDER, READER, OTHER)
 OPTION_START = datetime(2030, 1, 1, tzinfo=UTC)
 READS = ("EiRequestTender", "EiRequestTransaction", "EiRequestPosition")
 LOG_RECORD = re.compile(r"^\[?\d{4}-\d\d-\d\d [\d:]+ [+-]\d{4}\]? \[\d+\] \[(?P<level>[A-Z]+)\] (?P<message>.*)")
+# 'OverflowError: ...', 'psycopg2.errors.X: ...' (not the access log's lines, nor SQLAlchemy's notes)
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(: |$)")
 PREFIX = {
     "EiCreateTender": "ct", "EiDistributeTender": "dt", "EiCancelTender": "cn", "EiRequestTender": "rt",
     "EiCreateTransaction": "tx", "EiRequestTransaction": "rx", "EiRequestPosition": "rp", "EiExerciseOption": "ex",
@@ -305,8 +307,8 @@ def server_log_problems(log_path: Path, offset: int) -> tuple[int, list[str]]:
                 record = f"[{starts['level']}] {starts['message'][:120]}"
         elif line.startswith("Traceback"):
             record = record or "a traceback"
-        elif record is not None and line and not line.startswith(" "):
-            record = f"{record.split(' => ')[0]} => {line[:200]}"  # the exception that ends the traceback
+        elif record is not None and EXCEPTION_LINE.match(line):  # the last is the one the traceback ends with
+            record = f"{record.split(' => ')[0]} => {line[:200]}"
     return offset + len(new), problems
 
 
