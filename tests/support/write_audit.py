@@ -21,11 +21,11 @@ from lxml import etree
 from sqlalchemy import text
 
 from service.soap.ns import EI, q
+from service.store.tables import metadata
 
-BUSINESS_TABLES = (
-    "tender", "transaction", "position_change", "tender_recipient", "party", "party_market_context",
-    "party_group", "party_service_area", "market_context",
-)
+# every table of the service but the request log and the nonces
+BUSINESS_TABLES = tuple(table.name for table in metadata.sorted_tables if table.name not in ("request_log", "used_nonce"))
+_BY_REQUEST = {table.name for table in metadata.sorted_tables if "request_id" in table.c}
 _NEXT_XID = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
 _COUNTS = "SELECT " + ", ".join(f'(SELECT count(*) FROM "{table}")' for table in BUSINESS_TABLES)
 
@@ -56,11 +56,11 @@ def mark(conn) -> Mark:
 
 
 def writes_since(conn, since: Mark) -> tuple[dict[int, set[str]], list[Logged], list[str]]:
-    """(xid -> what it wrote: business tables, and the requestIDs on tender and transaction
-    rows; request-log rows; shrunken tables) since the mark."""
+    """(xid -> what it wrote: business tables, with the requestIDs of rows that carry one;
+    request-log rows; shrunken tables) since the mark."""
     written: dict[int, set[str]] = {}
     for table in BUSINESS_TABLES:
-        request_id = "request_id" if table in ("tender", "transaction") else "NULL"
+        request_id = "request_id" if table in _BY_REQUEST else "NULL"
         rows = conn.execute(
             text(f'SELECT DISTINCT xmin::text::bigint, {request_id} FROM "{table}" WHERE xmin::text::bigint >= :x'),
             {"x": since.next_xid},
