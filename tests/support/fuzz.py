@@ -339,7 +339,7 @@ class Mutator:
         how = rng.choice([
             "soap12", "no body", "empty body", "two payloads", "body text", "header after body", "two headers",
             "envelope renamed", "no namespace", "encoding latin-1", "utf-16", "bom", "leading junk", "trailing junk",
-            "comment and pi", "cdata", "deep nesting", "content type", "two bodies",
+            "comment and pi", "cdata", "deep nesting", "content type", "two bodies", "doctype unseen",
         ])
 
         def change(envelope):
@@ -380,6 +380,11 @@ class Mutator:
             return data.replace(b"encoding='UTF-8'", b"encoding='ISO-8859-1'", 1) + b"<!-- \xe9 -->"
         if how == "utf-16":
             return etree.tostring(envelope, xml_declaration=True, encoding="UTF-16")
+        if how == "doctype unseen":  # a DOCTYPE that a byte check for b"<!DOCTYPE" does not see
+            text = etree.tostring(envelope, encoding="unicode")
+            dtd = rng.choice(["/etc/hostname", "/nonexistent.dtd", "file:///etc/passwd", "http://127.0.0.1:9/x.dtd"])
+            encoding = rng.choice(["UTF-16", "UTF-32", "UTF-16BE"])
+            return f'<?xml version="1.0" encoding="{encoding}"?><!DOCTYPE x SYSTEM "{dtd}">{text}'.encode(encoding.replace("BE", "-BE"))
         data = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
         if how == "bom":
             return b"\xef\xbb\xbf" + data
