@@ -323,13 +323,16 @@ class Mutator:
         def no_token(envelope):
             """header: no token"""
             header = envelope.find(q(SOAP11_ENV, "Header"))
-            header.getparent().remove(header)
+            if header is not None:
+                envelope.remove(header)
             return envelope
         return no_token
 
     def _on_security(self, change, how: str) -> Callable:
         def on_security(envelope):
-            change(envelope.find(f"{q(SOAP11_ENV, 'Header')}/{q(WSSE, 'Security')}"))
+            security = envelope.find(f"{q(SOAP11_ENV, 'Header')}/{q(WSSE, 'Security')}")
+            if security is not None:  # (another change of the same request may have removed it)
+                change(security)
             return envelope
         on_security.__doc__ = f"header: {how}"
         return on_security
@@ -344,6 +347,11 @@ class Mutator:
 
         def change(envelope):
             body = envelope.find(q(SOAP11_ENV, "Body"))
+            header = envelope.find(q(SOAP11_ENV, "Header"))
+            if (body is None or len(body) == 0) and how in ("no body", "empty body", "two payloads", "body text", "two bodies"):
+                return envelope  # another change of the same request took the body away
+            if header is None and how in ("header after body", "two headers"):
+                return envelope
             if how == "soap12":
                 envelope.tag = q(SOAP12_ENV, "Envelope")
             elif how == "no body":
@@ -355,11 +363,10 @@ class Mutator:
             elif how == "body text":
                 body.text = "text before the payload"
             elif how == "header after body":
-                header = envelope.find(q(SOAP11_ENV, "Header"))
                 envelope.remove(header)
                 envelope.append(header)
             elif how == "two headers":
-                envelope.insert(0, copy.deepcopy(envelope.find(q(SOAP11_ENV, "Header"))))
+                envelope.insert(0, copy.deepcopy(header))
             elif how == "two bodies":
                 envelope.append(copy.deepcopy(body))
             elif how == "envelope renamed":
