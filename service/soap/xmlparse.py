@@ -13,8 +13,18 @@ from service.soap.faults import ForbiddenXmlFault, MalformedXmlFault
 MAX_DEPTH = 64
 
 
+class _NothingExternal(etree.Resolver):
+    """Every external resource (a DTD, an entity) resolves to nothing, whatever the flags:
+    lxml 6 with collect_ids=False reads a DOCTYPE's external DTD from the local disk despite
+    load_dtd=False (reaching files, or blocking on a FIFO), and the byte check for DOCTYPE
+    below misses one written in UTF-16 or UTF-32."""
+
+    def resolve(self, system_url, public_id, context):
+        return self.resolve_string("", context)
+
+
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
+    parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -24,6 +34,8 @@ def _parser() -> etree.XMLParser:
         remove_pis=True,
         collect_ids=False,
     )
+    parser.resolvers.add(_NothingExternal())
+    return parser
 
 
 def parse_document(data: bytes) -> etree._Element:
@@ -31,7 +43,7 @@ def parse_document(data: bytes) -> etree._Element:
     if not data.strip():
         raise MalformedXmlFault("Empty request body: a SOAP envelope was expected")
     if b"<!DOCTYPE" in data:
-        # checked before parsing, so an external DTD is never even looked up
+        # checked before parsing (in ASCII-compatible encodings; the resolver covers the others)
         raise ForbiddenXmlFault(f"A DOCTYPE/DTD is not allowed in a request (line {_line_of(data)})")
     try:
         root = etree.fromstring(data, _parser())

@@ -65,6 +65,23 @@ def test_external_dtd_is_refused(service):
     assert "line 2" in reply.faultstring
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-16-be"])
+def test_a_doctype_in_another_encoding_is_refused_without_reading_the_file_it_names(service, engine, tmp_path, encoding):
+    """A DOCTYPE that the byte check cannot see (UTF-16, UTF-32): the DTD it names is never
+    opened (a malformed one would make the answer differ), so a missing file and an
+    existing one get the same answer: no reading files, no telling which exist."""
+    (tmp_path / "malformed.dtd").write_text("<!ELEMENT")
+    answers = []
+    for dtd in (tmp_path / "malformed.dtd", tmp_path / "missing.dtd"):
+        prolog = f'<?xml version="1.0" encoding="{encoding.upper()}"?>\n<!DOCTYPE x SYSTEM "{dtd}">'
+        data = (prolog + signed(GOOD).decode().split("?>", 1)[1]).encode(encoding)
+        reply = service.raw("/EiTender", data)
+        assert reply.faultcode.endswith("Client.ForbiddenXml"), reply.faultstring
+        answers.append(reply.body)
+    assert answers[0] == answers[1]
+    assert rows_written(engine) == 0
+
+
 def test_body_over_the_limit_is_refused_with_413(service, engine):
     big = msg.create_tender("r1", "party-A", "party-B", *[(f"t{i}", msg.product()) for i in range(2500)])
     data = signed(big)
