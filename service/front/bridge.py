@@ -21,6 +21,7 @@ from urllib.parse import unquote_to_bytes
 _log = logging.getLogger("temix.front")
 
 TIMED_OUT = b"request body not received in time\n"
+INCOMPLETE = b"request body shorter than its Content-Length\n"
 
 
 class WsgiOverRsgi:
@@ -54,6 +55,10 @@ class WsgiOverRsgi:
                 proto.response_bytes(
                     408, [("content-type", "text/plain"), ("connection", "close")], TIMED_OUT
                 )
+                return
+            if declared is not None and len(body) < declared:
+                _log.info("dropped %s: the client left before sending its whole body", scope.client)
+                proto.response_bytes(400, [("content-type", "text/plain"), ("connection", "close")], INCOMPLETE)
                 return
             environ["CONTENT_LENGTH"] = str(len(body))
         environ["wsgi.input"] = io.BytesIO(body)

@@ -14,7 +14,10 @@ import ctypes
 import importlib
 import logging
 import signal
+import socket
 import sys
+import threading
+import time
 from functools import partial
 
 from granian.constants import HTTPModes, Interfaces
@@ -58,8 +61,27 @@ def serve_granian(settings: Settings, app_path: str, announce) -> None:
         respawn_failed_workers=True,
         workers_kill_timeout=STOP_TIMEOUT,
     )
-    server.on_startup(announce)
+    server.on_startup(partial(_announce_when_listening, settings, announce))
     server.serve(target_loader=partial(_worker_app, settings), wrap_loader=True)
+
+
+def _announce_when_listening(settings: Settings, announce) -> None:
+    """granian's workers bind the port after its start-up hooks ran: ``announce()`` once a
+    connection is accepted, so "serving" in the log means it."""
+
+    def wait_then_announce() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((settings.host, settings.port), timeout=1).close()
+            except OSError:
+                time.sleep(0.05)
+                continue
+            announce()
+            return
+        _log.error("no worker accepted a connection on %s within 120 s", settings.bind_url)
+
+    threading.Thread(target=wait_then_announce, name="temix-announce", daemon=True).start()
 
 
 def _worker_app(settings: Settings, app_path: str) -> WsgiOverRsgi:
