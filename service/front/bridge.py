@@ -49,7 +49,8 @@ class WsgiOverRsgi:
             body = b""
         else:
             try:
-                body = await asyncio.wait_for(self._read_body(proto), self.body_timeout)
+                async with asyncio.timeout(self.body_timeout):
+                    body = await self._read_body(proto)
             except TimeoutError:
                 _log.info("dropped %s: request body not received within %g s", scope.client, self.body_timeout)
                 proto.response_bytes(
