@@ -192,8 +192,8 @@ def test_several_requests_share_one_kept_alive_connection(patient_server):
         ("GET", "/health", None),
         ("POST", "/EiTender", request_tender_envelope(party)),
         ("GET", "/EiTender?wsdl", None),
-        ("POST", "/EiTender", request_tender_envelope(party)),
         ("HEAD", "/health", None),
+        ("POST", "/EiTender", request_tender_envelope(party)),
     ]:
         connection.request(method, path, body, {"Content-Type": "text/xml"} if body else {})
         reply = connection.getresponse()
