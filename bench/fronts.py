@@ -58,29 +58,25 @@ def server_kwargs(front: str, run: ScaleRun, port: int) -> dict:
     return {"env": {"TEMIX_FRONT": "granian"}}
 
 
-def measure(run: ScaleRun, front: str, port: int, slow_seconds: float) -> dict:
-    log(f"front {front}: {FRONTS[front]}")
+def start(run: ScaleRun, front: str, port: int):
+    log(f"front {front}: {FRONTS[front]} on port {port}")
     server = run.server(front, port, **server_kwargs(front, run, port))
-    out = {"front": front, "what": FRONTS[front], "phases": []}
-    try:
-        run.phase({"kind": "request_tender", "tag": f"w{front}"}, f"{front}: warm-up", ports=[port], duration=3,
-                  record=False)
-        tag = f"f{front.replace('-', '')}"
-        created, results, entry = run.phase({"kind": "create_tender", "tag": tag}, f"{front}: EiCreateTender",
-                                            ports=[port])
-        entry["connects"] = sum(r["connects"] for r in results)
-        out["phases"].append(entry)
-        made = [r["result"]["made"] for r in results]
-        _, results, entry = run.phase({"kind": "accept_distinct", "tag": tag + "a", "made": made, "made_tag": tag},
-                                      f"{front}: EiCreateTransaction", ports=[port])
-        entry["connects"] = sum(r["connects"] for r in results)
-        out["phases"].append(entry)
-        run_all.settle(run.args.settle)
-        out["slow"] = slowclients.run(port, seconds=slow_seconds)
-        log(f"  {front} slow clients: {out['slow']}")
-    finally:
-        run.stop(server)
-    return out
+    run.phase({"kind": "request_tender", "tag": f"w{front}"}, f"{front}: warm-up", ports=[port], duration=3,
+              record=False)
+    return server
+
+
+def one_round(run: ScaleRun, front: str, port: int, round_no: int) -> list[dict]:
+    """EiCreateTender, then EiCreateTransaction on the tenders it made."""
+    tag = f"f{front.replace('-', '')}{round_no}"
+    entries = []
+    _, results, entry = run.phase({"kind": "create_tender", "tag": tag}, f"{front}: EiCreateTender", ports=[port])
+    entries.append(entry | {"connects": sum(r["connects"] for r in results), "round": round_no})
+    made = [r["result"]["made"] for r in results]
+    _, results, entry = run.phase({"kind": "accept_distinct", "tag": tag + "a", "made": made, "made_tag": tag},
+                                  f"{front}: EiCreateTransaction", ports=[port])
+    entries.append(entry | {"connects": sum(r["connects"] for r in results), "round": round_no})
+    return entries
 
 
 def cpu_ms_per_request(entry: dict, front: str) -> dict:
@@ -93,37 +89,61 @@ def cpu_ms_per_request(entry: dict, front: str) -> dict:
             "other_cores": cores.get("other processes", 0.0)}
 
 
+def _median(values):
+    values = sorted(values)
+    return values[len(values) // 2] if len(values) % 2 else (values[len(values) // 2 - 1] + values[len(values) // 2]) / 2
+
+
+def summary(data: dict) -> list[dict]:
+    """Per front and operation: the median over the rounds of req/s and of CPU per request."""
+    rows = []
+    for front in data["fronts"]:
+        for op in ("EiCreateTender", "EiCreateTransaction"):
+            entries = [e for e in front["phases"] if e["name"].endswith(op)]
+            cpu = [cpu_ms_per_request(e, front["front"]) for e in entries]
+            rows.append({"front": front["front"], "op": op, "rates": [e["rate"] for e in entries],
+                         "rate": _median([e["rate"] for e in entries]),
+                         "p50_ms": _median([e["p50_ms"] for e in entries]), "p99_ms": _median([e["p99_ms"] for e in entries]),
+                         "connects": sum(e["connects"] for e in entries), "requests": sum(e["requests"] for e in entries),
+                         "server": _median([c["server"] for c in cpu]), "postgres": _median([c["postgres"] for c in cpu]),
+                         "client": _median([c["client"] for c in cpu]), "kernel_irq": _median([c["kernel_irq"] for c in cpu]),
+                         "other": _median([c["other_cores"] for c in cpu]), "errors": sum(e["errors"] for e in entries)})
+    base = {r["op"]: r for r in rows if r["front"] == "gunicorn-sync"}
+    for r in rows:
+        b = base.get(r["op"])
+        r["x_rate"] = r["rate"] / b["rate"] if b else float("nan")
+        r["x_cpu"] = (b["server"] + b["postgres"]) / (r["server"] + r["postgres"]) if b else float("nan")
+    return rows
+
+
 def render(data: dict) -> str:
     m = data["machine"]
     out = [f"# HTTP fronts side by side, {data['date']}", "",
            f"Machine: {m['nproc']} cores ({m['model']}), Python {m['python']}; service tree `{m['src']}` at {m['commit']}. "
-           f"One embedded PostgreSQL (preloaded with {data['scale']:,} tenders and transactions), {data['clients']} "
-           f"client processes (keep-alive whenever the server keeps the connection), {data['duration']:.0f} s per phase, "
-           f"{data['workers']} workers per front, fronts one after the other in this order. The machine is shared and "
-           "was busy: compare the fronts within this run (same database, same client, minutes apart), not with other "
-           "runs; 'other' is the CPU (cores of 2) other sessions used during the phase.", "",
-           "| front | operation | req/s | x gunicorn sync | p50 / p99 ms | connections | server CPU ms/req | "
-           "PostgreSQL ms/req | client ms/req | other cores | errors |", "|" + "---|" * 11]
-    base = {}
-    for front in data["fronts"]:
-        for entry in front["phases"]:
-            op = entry["name"].split(": ", 1)[1]
-            if front["front"] == "gunicorn-sync":
-                base[op] = entry["rate"]
-            cpu = cpu_ms_per_request(entry, front["front"])
-            ratio = entry["rate"] / base[op] if base.get(op) else float("nan")
-            out.append(f"| {front['front']} | {op} | {entry['rate']:.0f} | {ratio:.2f} | {entry['p50_ms']:.1f} / "
-                       f"{entry['p99_ms']:.1f} | {entry.get('connects', '-')} | {cpu['server']:.2f} | "
-                       f"{cpu['postgres']:.2f} | {cpu['client']:.2f} | {cpu['other_cores']:.2f} | {entry['errors']} |")
-    out += ["", f"## 50 slow clients ({data['slow_seconds']:.0f} s of trickled heads and bodies) and an ordinary "
-            "request every 0.25 s (EiRequestTender on a new connection, and GET /health)", "",
-            "| front | probes | p50 ms | p99 ms | max ms | probes over 100 ms | statuses | slow clients dropped |",
-            "|" + "---|" * 8]
+           f"One embedded PostgreSQL (preloaded with {data['scale']:,} tenders and transactions), all fronts running at "
+           f"once on their own ports, {data['workers']} workers each; {data['rounds']} rounds, each running every front in "
+           f"turn for {data['duration']:.0f} s of EiCreateTender then {data['duration']:.0f} s of EiCreateTransaction "
+           f"(on the tenders it just made), {data['clients']} client processes, closed loop, keep-alive whenever the "
+           "server keeps the connection. The machine is shared and was busy (column 'other': cores of 2 used by other "
+           "sessions during the phase): compare fronts within this run, medians over the interleaved rounds, and the "
+           "CPU per request more than the rates.", "",
+           "| front | operation | req/s (median; rounds) | x gunicorn sync | p50 / p99 ms | connections / requests | "
+           "server CPU ms/req | PostgreSQL ms/req | server + PostgreSQL x less than sync | client ms/req | other cores | errors |",
+           "|" + "---|" * 12]
+    for r in summary(data):
+        out.append(f"| {r['front']} | {r['op']} | {r['rate']:.0f}; {', '.join(f'{x:.0f}' for x in r['rates'])} | "
+                   f"{r['x_rate']:.2f} | {r['p50_ms']:.1f} / {r['p99_ms']:.1f} | {r['connects']} / {r['requests']} | "
+                   f"{r['server']:.2f} | {r['postgres']:.2f} | {r['x_cpu']:.2f} | {r['client']:.2f} | {r['other']:.2f} | "
+                   f"{r['errors']} |")
+    out += ["", f"## 50 slow clients ({data['slow_seconds']:.0f} s of trickled heads and bodies, then they leave) and an "
+            "ordinary request every 0.25 s (EiRequestTender finding nothing, on a new connection, and GET /health)", "",
+            "| front | probes | p50 ms | p99 ms | max ms | probes over 100 ms | slowest (s into the run, what, ms) | "
+            "slow clients dropped by the server |", "|" + "---|" * 8]
     for front in data["fronts"]:
         s = front.get("slow")
         if s:
             out.append(f"| {front['front']} | {s['probes']} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | "
-                       f"{s['max_ms']:.0f} | {s['over_100ms']} | {s['statuses']} | {s['slow_clients_dropped']} |")
+                       f"{s['max_ms']:.0f} | {s['over_100ms']} | {s['slowest'][:3]} | {s['slow_clients_dropped']} |")
     return "\n".join(out) + "\n"
 
 
@@ -131,12 +151,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fronts", nargs="+", default=list(FRONTS), choices=list(FRONTS))
     parser.add_argument("--scale", type=int, default=10_000)
-    parser.add_argument("--duration", type=float, default=15.0)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--slow-seconds", type=float, default=30.0)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--port", type=int, default=18280)
-    parser.add_argument("--settle", type=float, default=20.0)
+    parser.add_argument("--settle", type=float, default=5.0)
     parser.add_argument("--date", default=date.today().isoformat())
     parser.add_argument("--src", default=str(SRC))
     args = parser.parse_args(argv)
@@ -148,14 +169,23 @@ def main(argv=None) -> int:
     monitor.start()
     info = machine()
     run = ScaleRun(args, args.scale, workdir, monitor, args.port)
-    fronts = []
+    fronts = [{"front": front, "what": FRONTS[front], "phases": []} for front in args.fronts]
+    ports = {front: args.port + 10 * index for index, front in enumerate(args.fronts)}
     try:
         run.open_database()
         preload.register_parties(run.engine, run.parties + run_all.LOGIN_PARTIES_EXTRA)
         preload.register_market_context(run.engine)
         preload.preload_scale(run.engine, args.scale, run.parties, log=log)
-        for index, front in enumerate(args.fronts):
-            fronts.append(measure(run, front, args.port + 10 * index, args.slow_seconds))
+        for front in args.fronts:
+            start(run, front, ports[front])
+        for round_no in range(args.rounds):
+            order = args.fronts if round_no % 2 == 0 else args.fronts[::-1]
+            for front in order:
+                next(f for f in fronts if f["front"] == front)["phases"] += one_round(run, front, ports[front], round_no)
+        for entry in fronts:
+            run_all.settle(args.settle)
+            entry["slow"] = slowclients.run(ports[entry["front"]], seconds=args.slow_seconds)
+            log(f"  {entry['front']} slow clients: {entry['slow']}")
     finally:
         monitor.running = False
         for server in list(run.servers):
@@ -163,7 +193,7 @@ def main(argv=None) -> int:
         if run.engine is not None:
             run.close_database()
         data = {"date": args.date, "machine": info, "scale": args.scale, "duration": args.duration,
-                "slow_seconds": args.slow_seconds, "clients": args.clients, "workers": args.workers, "fronts": fronts}
+                "slow_seconds": args.slow_seconds, "rounds": args.rounds, "clients": args.clients, "workers": args.workers, "fronts": fronts}
         stem = BENCH / "results" / f"{args.date}-fronts"
         stem.with_suffix(".json").write_text(json.dumps(data, indent=1, default=str))
         stem.with_suffix(".md").write_text(render(data))

@@ -50,7 +50,8 @@ class WsgiOverRsgi:
         else:
             try:
                 async with asyncio.timeout(self.body_timeout):
-                    body = await self._read_body(proto)
+                    # with a Content-Length (within the limit) hyper reads exactly that many bytes
+                    body = await (proto() if declared is not None else self._read_body(proto))
             except TimeoutError:
                 _log.info("dropped %s: request body not received within %g s", scope.client, self.body_timeout)
                 proto.response_bytes(
