@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -192,6 +193,7 @@ def main(argv=None) -> int:
             run.stop(server)
         if run.engine is not None:
             run.close_database()
+        shutil.rmtree(workdir, ignore_errors=True)
         data = {"date": args.date, "machine": info, "scale": args.scale, "duration": args.duration,
                 "slow_seconds": args.slow_seconds, "rounds": args.rounds, "clients": args.clients, "workers": args.workers, "fronts": fronts}
         stem = BENCH / "results" / f"{args.date}-fronts"
