@@ -45,7 +45,7 @@ def render(data: dict) -> str:
         f"Service tree measured: `{m['src']}` at {m['commit']}. PostgreSQL {pg.get('server_version', '?')} (embedded), "
         f"fsync={pg.get('fsync')}, synchronous_commit={pg.get('synchronous_commit')}, "
         f"wal_sync_method={pg.get('wal_sync_method')}, shared_buffers={pg.get('shared_buffers')} x 8 kB, jit={pg.get('jit')}. "
-        f"gunicorn: deploy/gunicorn.conf.py, {data.get('workers', 2)} sync workers. Load: {data['clients']} client processes on the same "
+        f"Front: `temix serve` as configured (granian since issue 11, gunicorn sync workers before), {data.get('workers', 2)} workers. Load: {data['clients']} client processes on the same "
         f"machine, {data['duration']:.0f} s per phase (the contended phase up to 3x that, or until every tender is filled). "
         f"Whole run: {data['wall_minutes']:.0f} min.",
         "",

@@ -74,18 +74,22 @@ def log(message: str) -> None:
 class Server:
     """One `temix serve` (gunicorn master = this process; its children are the workers)."""
 
-    def __init__(self, name, data_dir: Path, port: int, logs: Path, *, app=None, database_url=None, workers=2):
+    def __init__(self, name, data_dir: Path, port: int, logs: Path, *, app=None, database_url=None, workers=2,
+                 env=None, command=None):
         self.name, self.data_dir, self.port, self.app = name, data_dir, port, app
         self.database_url, self.workers, self.logs = database_url, workers, logs
+        # env: extra settings (e.g. TEMIX_FRONT); command: instead of `temix serve` (bench/fronts.py)
+        self.env, self.command = env or {}, command
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TEMIX_") and k != "DATABASE_URL"}
         env["PYTHONPATH"] = f"{SRC}:{BENCH}"
+        env.update(self.env)
         if self.database_url:
             env["DATABASE_URL"] = self.database_url
-        command = [sys.executable, "-m", "service.cli", "serve", "--data-dir", str(self.data_dir),
-                   "--port", str(self.port), "--workers", str(self.workers)]
+        command = self.command or [sys.executable, "-m", "service.cli", "serve", "--data-dir", str(self.data_dir),
+                                   "--port", str(self.port), "--workers", str(self.workers)]
         if self.app:
             command += ["--app", self.app]
         self.logs.mkdir(parents=True, exist_ok=True)

@@ -1,17 +1,21 @@
-"""gunicorn settings for `temix serve`.
+"""gunicorn settings for `temix serve` with TEMIX_FRONT=gunicorn (the default front is granian,
+set up from the service's own settings: service/front/granian_server.py).
 
 `temix serve` reads this file (or the one named by TEMIX_GUNICORN_CONFIG) and then sets, from
 its own settings (--host/--port/--workers, TEMIX_HOST/TEMIX_PORT/TEMIX_WORKERS), `bind`,
-`workers` and `loglevel`; it always uses sync workers without preload, so each worker opens
-its own database engine after the fork. The values of `bind` and `workers` below are those
-defaults, shown for reference.
+`workers` and `loglevel`, never preloading, so each worker opens its own database engine
+after the fork. The values of `bind` and `workers` below are those defaults, shown for
+reference. Sync workers have no read deadline and no keep-alive: a slow client holds a worker
+for as long as it trickles (see README, "Under faults").
 """
 
 # --- what temix serve overrides -------------------------------------------------------------
 bind = ["127.0.0.1:8080"]
 workers = 2
-worker_class = "sync"
 preload_app = False
+
+# --- workers --------------------------------------------------------------------------------
+worker_class = "sync"
 
 # --- time limits ----------------------------------------------------------------------------
 # A request is a few database statements: 30 s means a stuck worker, which is then replaced.

@@ -1,6 +1,6 @@
 """The WSGI application, assembled from the settings: nothing happens at import time.
 
-gunicorn calls ``create_app(settings)`` in each worker after fork, so every worker builds
+The front calls ``create_app(settings)`` in each worker after it starts, so every worker builds
 its own engine, compiled schemas and verified-password cache.
 """
 
@@ -41,5 +41,10 @@ def create_app(settings: Settings, engine=None, clock=None) -> SoapFront:
         name: soap_endpoint(name, operations_of(name), schemas, dispatcher.handle) for name in ENDPOINTS
     }
     return SoapFront(
-        settings.schema_dir, endpoints, settings.max_body_bytes, database_ready=partial(database_answers, engine)
+        settings.schema_dir,
+        endpoints,
+        settings.max_body_bytes,
+        database_ready=partial(database_answers, engine),
+        public_url=settings.public_url,
+        bind_url=settings.bind_url,
     )

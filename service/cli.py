@@ -1,6 +1,7 @@
 """The ``temix`` command.
 
-    temix serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--app MODULE:FACTORY]
+    temix serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--public-url URL]
+                [--app MODULE:FACTORY]
     temix db upgrade [--data-dir DIR]
     temix party add|enroll|unenroll|list (service/cli_party.py)
     temix market-context add|list, temix positions, temix db check-positions (service/cli_market.py)
@@ -15,14 +16,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import runpy
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, TextIO
 
-from gunicorn.app.base import BaseApplication
 from sqlalchemy.exc import OperationalError
 
 from service.cli_common import CommandError, open_database
@@ -39,7 +38,7 @@ _log = logging.getLogger("temix")
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``temix`` console script."""
     # SIGTERM ends every command like Ctrl-C does, so atexit handlers (which stop the embedded
-    # server) run; `serve` hands the signal to gunicorn once gunicorn has started.
+    # server) run; `serve` hands the signal to the HTTP front once it has started.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     return run(argv)
 
@@ -52,6 +51,7 @@ def run(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> in
             host=getattr(args, "host", None),
             port=getattr(args, "port", None),
             workers=getattr(args, "workers", None),
+            public_url=getattr(args, "public_url", None),
             data_dir=args.data_dir,
         )
     except SettingsError as error:
@@ -91,7 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (env TEMIX_HOST; default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (env TEMIX_PORT; default 8080)")
     serve.add_argument(
-        "--workers", type=int, help="gunicorn sync worker processes (env TEMIX_WORKERS; default 2)"
+        "--workers", type=int, help="worker processes, each serving one request at a time"
+        " (env TEMIX_WORKERS; default 2)"
+    )
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the service's address as clients reach it (e.g. https://temix.example.com behind a"
+        " proxy), written into the WSDLs' soap:address (env TEMIX_PUBLIC_URL; default: the"
+        " request's Host header if it is a valid host[:port], else --host:--port)",
     )
     serve.add_argument(
         "--app",
@@ -128,27 +136,39 @@ def _db_upgrade(args, settings: Settings, stdin: TextIO) -> int:
 
 
 def _serve(args, settings: Settings, stdin: TextIO) -> int:
-    factory = _import_factory(args.app)  # fail here, not in every worker
-    return serve(settings, factory)
+    _import_factory(args.app)  # fail here, not in every worker
+    return serve(settings, args.app)
 
 
-def serve(settings: Settings, app_factory: Callable[[Settings], Any]) -> int:
-    """Open (or start) the database, migrate it, and serve ``app_factory(settings)`` with
-    gunicorn sync workers until SIGINT/SIGTERM; then stop the embedded server, if we started it.
+def serve(settings: Settings, app_path: str = APP_FACTORY) -> int:
+    """Open (or start) the database, migrate it, and serve the WSGI application of
+    ``app_path`` (MODULE:FACTORY) with the front of ``settings.front`` until SIGINT/SIGTERM; then
+    stop the embedded server, if we started it.
 
-    Each worker calls ``app_factory`` after the fork (no preload), so each builds its own
-    engine; the resolved database URL reaches them in ``settings.database_url``.
+    Each worker calls FACTORY(settings) after it starts, so each builds its own engine; the
+    resolved database URL reaches them in ``settings.database_url``.
     """
     from service.store.embedded import stop_embedded
 
     owner = os.getpid()
     embedded = settings.database_url is None
+
+    def announce() -> None:
+        _log.info("temix serving %s", _endpoint_urls(settings))
+
     try:
         settings = replace(settings, database_url=open_database(settings))
-        _GunicornApplication(settings, app_factory).run()
+        if settings.front == "gunicorn":
+            from service.front.gunicorn_server import serve_gunicorn
+
+            serve_gunicorn(settings, _import_factory(app_path), announce)
+        else:
+            from service.front.granian_server import serve_granian
+
+            serve_granian(settings, app_path, announce)
         return 0
     finally:
-        # gunicorn workers are forked from inside run(): their SystemExit passes through here.
+        # Workers are forked from inside the front: an exit of theirs passes through here.
         if embedded and os.getpid() == owner:
             if stop_embedded(settings.data_dir):
                 _log.info("embedded PostgreSQL server stopped")
@@ -191,52 +211,8 @@ def _configure_logging(settings: Settings, *, serving: bool) -> None:
 
 
 def _endpoint_urls(settings: Settings) -> str:
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    base = f"http://{host}:{settings.port}"
+    base = settings.public_url or settings.bind_url
     return " and ".join(f"{base}{path} (WSDL {base}{path}?wsdl)" for path in ENDPOINTS)
-
-
-def _gunicorn_options(settings: Settings) -> dict[str, Any]:
-    """deploy/gunicorn.conf.py (or TEMIX_GUNICORN_CONFIG), then what Settings decides."""
-    options = {
-        name: value
-        for name, value in runpy.run_path(str(settings.gunicorn_config)).items()
-        if not name.startswith("_")
-    }
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    options.update(
-        bind=[f"{host}:{settings.port}"],
-        workers=settings.workers,
-        worker_class="sync",
-        preload_app=False,
-        loglevel=settings.log_level.lower(),
-        proc_name="temix",
-    )
-    return options
-
-
-class _GunicornApplication(BaseApplication):
-    def __init__(self, settings: Settings, app_factory: Callable[[Settings], Any]):
-        self.settings = settings
-        self.app_factory = app_factory
-        super().__init__()
-
-    def load_config(self) -> None:
-        options = _gunicorn_options(self.settings)
-        their_when_ready = options.pop("when_ready", None)
-        for name, value in options.items():
-            if name in self.cfg.settings:
-                self.cfg.set(name, value)
-
-        def when_ready(server) -> None:
-            _log.info("temix serving %s", _endpoint_urls(self.settings))
-            if their_when_ready is not None:
-                their_when_ready(server)
-
-        self.cfg.set("when_ready", when_ready)
-
-    def load(self):
-        return self.app_factory(self.settings)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,10 @@ default. Nothing here has a secret default: the database password comes only fro
 | host               | TEMIX_HOST              | 127.0.0.1                                 |
 | port               | TEMIX_PORT              | 8080                                      |
 | workers            | TEMIX_WORKERS           | 2                                         |
+| front              | TEMIX_FRONT             | granian (or gunicorn)                     |
+| header_timeout_seconds | TEMIX_HEADER_TIMEOUT | 10 (request head, and idle keep-alive)   |
+| body_timeout_seconds | TEMIX_BODY_TIMEOUT    | 30 (whole request body, after the head)   |
+| public_url         | TEMIX_PUBLIC_URL        | None: from the Host header, see below     |
 | data_dir           | TEMIX_DATA_DIR          | the per-user data folder, see below       |
 | database_url       | DATABASE_URL            | None: an embedded PostgreSQL in data_dir  |
 | max_body_bytes     | TEMIX_MAX_BODY_BYTES    | 2 MiB                                     |
@@ -19,6 +23,11 @@ default. Nothing here has a secret default: the database password comes only fro
 | secret_key_file    | TEMIX_SECRET_KEY_FILE   | data_dir/secret.key                       |
 | log_level          | TEMIX_LOG_LEVEL         | INFO                                      |
 | gunicorn_config    | TEMIX_GUNICORN_CONFIG   | deploy/gunicorn.conf.py of this checkout  |
+
+``public_url`` (``--public-url``) is the service's address as clients reach it, an http or https
+URL without query or fragment (a path prefix is kept), for the WSDLs' soap:address. Without it
+the address is built from the request's Host header when that is a valid host[:port], else
+from ``bind_url``. The deadlines apply to the granian front only (see service/front/).
 
 The per-user data folder is ``platformdirs.user_data_path("temix")`` (on Linux
 ``$XDG_DATA_HOME/temix``, usually ``~/.local/share/temix``; on macOS
@@ -34,6 +43,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 # The service runs from its checkout (``pip install -e .``): these are found from here.
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +55,7 @@ GUNICORN_CONFIG = REPO_ROOT / "deploy" / "gunicorn.conf.py"
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SOAP_STACKS = ("lxml", "spyne")
+FRONTS = ("granian", "gunicorn")
 
 
 class SettingsError(ValueError):
@@ -65,6 +76,13 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 2
+    # the HTTP front: granian (deadlines, keep-alive) or gunicorn (sync workers, the first one)
+    front: str = "granian"
+    # a connection that sends no complete request head for this long (or idles between
+    # requests this long) is closed; a body not complete this long after the head gets a 408
+    header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 30
+    public_url: str | None = None
     data_dir: Path
     # SQLAlchemy URL of the database; None until resolved means "start the embedded server".
     # Kept out of repr() because it may carry a password.
@@ -86,6 +104,13 @@ class Settings:
             raise SettingsError("host (--host, TEMIX_HOST) must not be empty")
         _check_range("port (--port, TEMIX_PORT)", self.port, 1, 65535)
         _check_range("workers (--workers, TEMIX_WORKERS)", self.workers, 1, 256)
+        if self.front not in FRONTS:
+            raise SettingsError(f"front (TEMIX_FRONT) must be one of {', '.join(FRONTS)}, got {self.front!r}")
+        # granian takes at most 60 s for the head
+        _check_range("header_timeout_seconds (TEMIX_HEADER_TIMEOUT)", self.header_timeout_seconds, 1, 60)
+        _check_range("body_timeout_seconds (TEMIX_BODY_TIMEOUT)", self.body_timeout_seconds, 1, 3600)
+        if self.public_url is not None:
+            _check_public_url(self.public_url)
         _check_range("max_body_bytes (TEMIX_MAX_BODY_BYTES)", self.max_body_bytes, 1024, 1 << 30)
         _check_range("clock_skew_seconds (TEMIX_CLOCK_SKEW)", self.clock_skew_seconds, 1, 86400)
         _check_range(
@@ -118,6 +143,12 @@ class Settings:
         return self.schema_dir / self.schema_entry
 
     @property
+    def bind_url(self) -> str:
+        """http://HOST:PORT of the listening socket (IPv6 in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
     def log_level_number(self) -> int:
         return logging.getLevelName(self.log_level)
 
@@ -146,6 +177,10 @@ class Settings:
             host=pick("host", "TEMIX_HOST", _str, "127.0.0.1"),
             port=pick("port", "TEMIX_PORT", _int, 8080),
             workers=pick("workers", "TEMIX_WORKERS", _int, 2),
+            front=pick("front", "TEMIX_FRONT", _str, "granian").lower(),
+            header_timeout_seconds=pick("header_timeout_seconds", "TEMIX_HEADER_TIMEOUT", _int, 10),
+            body_timeout_seconds=pick("body_timeout_seconds", "TEMIX_BODY_TIMEOUT", _int, 30),
+            public_url=pick("public_url", "TEMIX_PUBLIC_URL", _str, None),
             data_dir=data_dir,
             database_url=pick("database_url", "DATABASE_URL", _str, None),
             max_body_bytes=pick("max_body_bytes", "TEMIX_MAX_BODY_BYTES", _int, DEFAULT_MAX_BODY_BYTES),
@@ -165,6 +200,22 @@ class Settings:
 def _check_range(what: str, value: int, low: int, high: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise SettingsError(f"{what} must be an integer from {low} to {high}, got {value!r}")
+
+
+def _check_public_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"public URL (--public-url, TEMIX_PUBLIC_URL) must be an http or https URL, got {url!r}")
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise SettingsError(f"public URL (--public-url, TEMIX_PUBLIC_URL) must have no query or fragment, got {url!r}")
+    if parts.username is not None or parts.password is not None:
+        raise SettingsError(f"public URL (--public-url, TEMIX_PUBLIC_URL) must carry no credentials, got {url!r}")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        raise SettingsError(f"public URL (--public-url, TEMIX_PUBLIC_URL) has a bad port: {url!r}") from None
+    if any(ord(c) <= 32 or c in '<>"\\^`{|}' for c in url):
+        raise SettingsError(f"public URL (--public-url, TEMIX_PUBLIC_URL) has characters a URL cannot hold: {url!r}")
 
 
 def _str(value: Any, source: str) -> str:

@@ -2,6 +2,7 @@
 
 SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12_ENV = "http://www.w3.org/2003/05/soap-envelope"
+WSDL_SOAP11 = "http://schemas.xmlsoap.org/wsdl/soap/"
 PYLD = "http://docs.oasis-open.org/ns/energyinterop/201110/payloads/cts.04"
 EI = "http://docs.oasis-open.org/ns/energyinterop/201110/cts.04"
 EMIX = "http://docs.oasis-open.org/ns/emix/2011/06/cts.04"

@@ -1,8 +1,9 @@
 """The HTTP front: routes POSTs to the SOAP endpoints, serves the WSDLs and the schemas.
 
 The body size is bounded here, before anything parses it. WSDLs are served with their
-soap:address rewritten to the address they were fetched from; their schemaLocations are
-relative, so the XSDs are served at the same relative paths (whitelisted: *.xsd only).
+soap:address set to the public URL, or to the address they were fetched from if the Host
+header is a valid host[:port] (service/soap/address.py); their schemaLocations are relative,
+so the XSDs are served at the same relative paths (whitelisted: *.xsd only).
 ``GET /health`` says the process answers (liveness); ``GET /ready`` also asks the database
 (readiness: 503 while it is unavailable).
 """
@@ -13,6 +14,9 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
+from lxml import etree
+
+from service.soap.address import endpoint_base, wsdl_with_address
 from service.soap.endpoint import XML, fault_envelope
 from service.soap.faults import RequestTooLargeFault
 
@@ -22,13 +26,18 @@ class SoapFront:
         schema_dir: Path,
         endpoints: dict[str, object],
         max_body_bytes: int,
+        *,
         database_ready: Callable[[], bool] = lambda: True,
+        public_url: str | None = None,
+        bind_url: str = "http://127.0.0.1:8080",
     ):
         self.database_ready = database_ready  # for /ready; /health is the process alone
         self.schema_dir = Path(schema_dir).resolve()
         self.endpoints = endpoints  # "EiTender" -> WSGI app
         self.max_body_bytes = max_body_bytes
-        self.wsdls = {name: (self.schema_dir / f"{name}.wsdl").read_text() for name in endpoints}
+        self.public_url = public_url
+        self.bind_url = bind_url
+        self.wsdls = {name: etree.parse(str(self.schema_dir / f"{name}.wsdl")) for name in endpoints}
         self.schema_files = {
             "/" + path.relative_to(self.schema_dir).as_posix(): path.read_bytes()
             for path in self.schema_dir.rglob("*.xsd")
@@ -73,10 +82,8 @@ class SoapFront:
         return endpoint(environ, start_response)
 
     def _wsdl(self, name, environ, start_response):
-        host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
-        address = f"{environ.get('wsgi.url_scheme', 'http')}://{host}/{name}"
-        text = self.wsdls[name].replace(f"http://localhost:8080/{name}", address)
-        return self._send(start_response, "200 OK", text.encode(), XML)
+        location = f"{endpoint_base(environ, self.public_url, self.bind_url)}/{name}"
+        return self._send(start_response, "200 OK", wsdl_with_address(self.wsdls[name], location), XML)
 
     @staticmethod
     def _send(start_response, status, body: bytes, content_type: str):

@@ -1,4 +1,4 @@
-"""Raw SOAP envelopes over HTTP against the running service (gunicorn, 2 sync workers).
+"""Raw SOAP envelopes over HTTP against the running service (`temix serve`: granian, 2 workers).
 
 Includes the acceptance race through the real server: many clients, two worker processes,
 the same tenders; the totals must be exact.
@@ -94,9 +94,12 @@ def test_client_transport_conventions_chunked_body_and_expect_continue(server, p
         assert sock.recv(64).startswith(b"HTTP/1.1 100 Continue")  # before any byte of the body
         sock.sendall(data)
         answer = b""
-        while chunk := sock.recv(65536):  # the sync worker closes the connection after replying
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(65536)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        length = int(next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")).split(b":")[1])
+        while len(body) < length:  # the connection stays open (keep-alive): read what was announced
+            body += sock.recv(65536)
     assert head.startswith(b"HTTP/1.1 200")
     assert check_reply(Reply(200, body)).code == "200"
 

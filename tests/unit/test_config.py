@@ -120,3 +120,30 @@ def test_paths_are_made_absolute(tmp_path, monkeypatch):
 def test_the_soap_stack_and_the_credential_cache_come_from_the_environment():
     settings = Settings.from_env({"TEMIX_SOAP_STACK": "spyne", "TEMIX_CREDENTIAL_CACHE": "0"})
     assert (settings.soap_stack, settings.credential_cache_seconds) == ("spyne", 0)
+
+
+def test_the_front_and_its_deadlines_have_defaults_and_bounds():
+    settings = Settings.from_env({})
+    assert (settings.front, settings.header_timeout_seconds, settings.body_timeout_seconds) == ("granian", 10, 30)
+    assert settings.public_url is None
+    assert Settings.from_env({"TEMIX_FRONT": "gunicorn"}).front == "gunicorn"
+    for environ in ({"TEMIX_FRONT": "waitress"}, {"TEMIX_HEADER_TIMEOUT": "61"}, {"TEMIX_BODY_TIMEOUT": "0"}):
+        with pytest.raises(SettingsError):
+            Settings.from_env(environ)
+
+
+@pytest.mark.parametrize("url", ["https://temix.example.com", "http://10.0.0.7:8080/energy/", "http://[::1]:8080"])
+def test_a_public_url_is_taken_as_given(url):
+    assert Settings.from_env({"TEMIX_PUBLIC_URL": url}).public_url == url
+    assert Settings.from_env({}, public_url=url).public_url == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://temix.example.com", "temix.example.com", "https://", "https://temix.example.com/?wsdl",
+     "https://temix.example.com/#x", "https://user:pw@temix.example.com", "https://temix.example.com:99999",
+     'https://temix.example.com/"><x/>', "https://temix.example.com/a b"],
+)
+def test_a_public_url_that_is_no_plain_http_url_is_refused_at_start(url):
+    with pytest.raises(SettingsError, match="public URL"):
+        Settings.from_env({"TEMIX_PUBLIC_URL": url})
