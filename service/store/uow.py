@@ -31,6 +31,7 @@ from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from service.store.credentials import PartyRepository
 from service.store.db import DatabaseUnavailableError, discard_if_lost, first_line, is_unavailable
 from service.store.positions import PositionRepository
 from service.store.requests import RequestLog
@@ -50,6 +51,7 @@ class UnitOfWork:
         self.transactions = TransactionRepository(self)
         self.positions = PositionRepository(self)
         self.requests = RequestLog(self)
+        self.parties = PartyRepository(self)
 
     def __enter__(self) -> UnitOfWork:
         try:
