@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from lxml import etree
@@ -129,6 +129,7 @@ PAYLOADS = {operation.request: operation.name for operation in TABLE}  # the pay
 REPLY_TAGS = {operation.reply for operation in TABLE}
 ENDPOINTS = tuple(dict.fromkeys(operation.endpoint for operation in TABLE))
 SECURITY = q(WSSE, "Security")
+FORMS = StoredForms()
 
 
 def understood() -> dict[str, frozenset[str] | None]:
@@ -222,7 +223,7 @@ class Pipeline:
             answer = w.Answer(request_id, party_id, counterparty_id)
             try:
                 command = operation.read(payload, readers.Reading(self.market_of, headers))
-                ctx = Context(party_id, request_id, now, self.market_of, self.max_items, StoredForms)
+                ctx = Context(party_id, request_id, now, self.market_of, self.max_items, FORMS)
                 result = operation.handle(command, uow, ctx)
                 reply = operation.write(_described(answer, result), result)
                 if operation.idempotent:
@@ -247,10 +248,9 @@ class Pipeline:
 
 
 def _described(answer: w.Answer, result) -> w.Answer:
+    """The answer of an accepted request: 200, with what a list result says of itself."""
     description = getattr(result, "description", "OK")
-    return answer if description == "OK" else w.Answer(
-        answer.request_id, answer.party_id, answer.counterparty_id, "200", description
-    )
+    return answer if description == answer.description else replace(answer, description=description)
 
 
 def _settle(operation: Operation, uow, answer: w.Answer, body: bytes, refusal) -> etree._Element:
@@ -274,8 +274,7 @@ def _settle(operation: Operation, uow, answer: w.Answer, body: bytes, refusal) -
 
 def _refusal(operation: Operation, answer: w.Answer, error: TemixError) -> etree._Element:
     log.info("%s by %s refused: %s %s", operation.name, answer.party_id, error.response_code, error.description)
-    refused = w.Answer(answer.request_id, answer.party_id, answer.counterparty_id, error.response_code, error.description)
-    return operation.write(refused, None)
+    return operation.write(replace(answer, code=error.response_code, description=error.description), None)
 
 
 def check_speaks_for(party_id: str, payload: etree._Element) -> None:

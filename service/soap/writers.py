@@ -30,20 +30,24 @@ class Answer:
 
 
 Part = Callable[[etree._Element, Answer, object], None]  # (reply, answer, result or None)
-Writer = Callable[[Answer, object], etree._Element]
 
 
-def reply(tag: str, *parts: Part) -> Writer:
-    """A writer of ``tag`` replies made of ``parts``, in order."""
+@dataclass(frozen=True)
+class Writer:
+    """Writes ``tag`` replies made of ``parts``, in order: ``writer(answer, result)``."""
 
-    def write(answer: Answer, result) -> etree._Element:
-        node = etree.Element(tag, nsmap=NSMAP)
-        for part in parts:
+    tag: str
+    parts: tuple[Part, ...]
+
+    def __call__(self, answer: Answer, result) -> etree._Element:
+        node = etree.Element(self.tag, nsmap=NSMAP)
+        for part in self.parts:
             part(node, answer, result)
         return node
 
-    write.tag = tag
-    return write
+
+def reply(tag: str, *parts: Part) -> Writer:
+    return Writer(tag, parts)
 
 
 def response(node, answer: Answer, result) -> None:

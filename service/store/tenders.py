@@ -93,7 +93,7 @@ _STANDING = (
     "t.cancelled_at IS NULL AND t.remaining_kw > 0"
     " AND (t.expires_at IS NULL OR t.expires_at > %s) AND t.start_at > %s"
 )
-# products as text: psycopg2 decodes bytea 2.5x slower; lxml serialises them as ASCII or UTF-8
+# products as text: psycopg2 decodes bytea far slower; lxml serialises them as ASCII or UTF-8
 _SHOWN = "t.id, t.start_at, t.tender_id, t.remaining_kw, t.rate_scale, convert_from(t.product_xml, 'UTF8') AS product_xml"
 # own; addressed to the party; distributed to it (a tender is never addressed or distributed
 # to its own party, so the branches cannot overlap)
