@@ -209,7 +209,7 @@ class Pipeline:
         name = PAYLOADS.get(payload.tag)
         if name is None:
             raise UnknownOperationFault(f"No operation takes {payload.tag}")
-        check_bounds(header, payload)  # first: nothing is logged or echoed of an oversize value
+        check_bounds(header, payload, UNDERSTOOD)  # first: nothing is logged or echoed of an oversize value
         operation = OPERATIONS[name]
         token = read_username_token(header)
         headers = {entry.tag: entry.read(header, self.schemas) for entry in operation.headers}
