@@ -87,16 +87,6 @@ class ExplainingUnit:
         self.connection.report.append((self.connection.next_label(), text, {}, plan))
 
 
-def reader(connection: ExplainingConnection):
-    """What the list reads take: a unit of work since they moved off SQLAlchemy Core (0008)."""
-    import inspect
-
-    from service.store import tenders
-
-    wants_unit = next(iter(inspect.signature(tenders.standing_visible_to).parameters)) == "uow"
-    return ExplainingUnit(connection) if wants_unit else connection
-
-
 def _sequential_scans(plan_lines) -> list[str]:
     return [line.strip() for line in plan_lines if re.search(r"Seq Scan|Parallel Seq Scan", line)]
 
@@ -105,14 +95,24 @@ def explain_all(engine, include_position_party: bool, only_position_party: bool 
     """The plans as text, and a summary per query (label, execution ms, seq scans)."""
     from service.domain.intervals import Interval
     from service.domain.tenders import Interface, Side, Terms
-    from service.store import positions, requests, tenders, transactions
+    from service.domain.commands import Narrowing as TenderFilter
+    from service.domain.commands import Narrowing as TransactionFilter
+    from service.domain.positions import changes_for_transaction
     from service.store.parties import get_party_credentials
-    try:  # the filters' home moved once already; accept both shapes
-        from service.store.narrowing import Narrowing as TenderFilter
-        from service.store.narrowing import Narrowing as TransactionFilter
-    except ImportError:
-        from service.store.tenders import TenderFilter
-        from service.store.transactions import TransactionFilter
+    from service.store.positions import PositionRepository
+    from service.store.requests import RequestLog
+    from service.store.tenders import TenderRepository
+    from service.store.transactions import TransactionRepository
+
+    # the repositories of this tree, on a unit that explains each statement
+    positions = type("positions", (), {"read_window": lambda c, *a: PositionRepository(c).read_window(*a)})
+    tenders = type("tenders", (), {
+        "standing_visible_to": lambda c, *a: TenderRepository(c).standing_visible_to(*a),
+        "lock": lambda c, *a: TenderRepository(c).lock(*a),
+        "take": lambda c, *a: TenderRepository(c).take(*a),
+    })
+    transactions = type("transactions", (), {"involving": lambda c, *a: TransactionRepository(c).involving(*a)})
+    reader = ExplainingUnit
 
     report: list = []
     now = datetime.now(UTC)
@@ -127,7 +127,7 @@ def explain_all(engine, include_position_party: bool, only_position_party: bool 
             return
         yield "auth: get_party_credentials", lambda c: get_party_credentials(c, party)
         yield ("idempotency, refusals: requests.record (INSERT .. ON CONFLICT DO NOTHING)",
-               lambda c: requests.record(c, party, "explain-r1", "EiCreateTender", b"<request/>" * 100, b"<reply/>" * 100))
+               lambda c: RequestLog(ExplainingUnit(c)).record(party, "explain-r1", "EiCreateTender", b"<request/>" * 100, b"<reply/>" * 100))
         yield ("EiRequestTender: standing_visible_to, interval filter (100 items)",
                lambda c: tenders.standing_visible_to(reader(c), party, now, TenderFilter(intervals=window), 1001))
         yield ("EiRequestTender: standing_visible_to, no filter (limit 1001)",
@@ -162,11 +162,11 @@ def explain_all(engine, include_position_party: bool, only_position_party: bool 
             terms = Terms(Side.BUY, Interface("NX"), "ctx",
                           Interval(datetime(2038, 1, 1, tzinfo=UTC), datetime(2038, 1, 1, 1, tzinfo=UTC)),
                           found["stored"].tender.terms.price_per_kwh, found["stored"].tender.terms.quantity_kw)
-            positions.apply(ExplainingUnit(c), positions.changes_for_transaction(bench_party(1), party, terms))
+            PositionRepository(ExplainingUnit(c)).apply(changes_for_transaction(bench_party(1), party, terms))
 
         yield "EiCreateTransaction: positions.apply (INSERT .. ON CONFLICT DO UPDATE)", apply
-        yield ("idempotency: requests.queue_answer (INSERT, with the commit)", lambda c: requests.queue_answer(
-            ExplainingUnit(c), party, "explain-r2", "EiCreateTender", b"<request/>" * 100, b"<reply/>" * 100))
+        yield ("idempotency: requests.queue_answer (INSERT, with the commit)", lambda c: RequestLog(
+            ExplainingUnit(c)).queue_answer(party, "explain-r2", "EiCreateTender", b"<request/>" * 100, b"<reply/>" * 100))
         yield ("EiRequestPosition: read_window, bench party, one day",
                lambda c: positions.read_window(ExplainingUnit(c), party, Interval(POSITION_DAY, POSITION_DAY + timedelta(days=1))))
 

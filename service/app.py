@@ -12,13 +12,11 @@ from functools import partial
 from service.auth.passwords import load_or_create_key
 from service.auth.wssecurity import Authenticator
 from service.config import Settings
-from service.dispatch import Dispatcher, operations_of
+from service.pipeline import ENDPOINTS, UNDERSTOOD, Pipeline, operations_of
 from service.soap.schema import SchemaSet
 from service.soap.wsgi import SoapFront
 from service.store.db import database_answers, make_engine
 from service.store.markets import MarketContexts
-
-ENDPOINTS = ("EiTender", "EiTransaction")
 
 
 def create_app(settings: Settings, engine=None, clock=None) -> SoapFront:
@@ -30,15 +28,15 @@ def create_app(settings: Settings, engine=None, clock=None) -> SoapFront:
         timedelta(seconds=settings.clock_skew_seconds),
         credential_ttl=settings.credential_cache_seconds,
     )
-    dispatcher = Dispatcher(engine, schemas, authenticator, market_of=MarketContexts(engine).__getitem__)
+    pipeline = Pipeline(engine, schemas, authenticator, market_of=MarketContexts(engine).__getitem__)
     if clock is not None:
-        dispatcher.clock = clock
+        pipeline.clock = clock
     if settings.soap_stack == "spyne":
         from service.soap.spyne_app import soap_endpoint  # spyne is imported only when chosen
     else:
         from service.soap.endpoint import soap_endpoint
     endpoints = {
-        name: soap_endpoint(name, operations_of(name), schemas, dispatcher.handle) for name in ENDPOINTS
+        name: soap_endpoint(name, operations_of(name), schemas, pipeline.handle, UNDERSTOOD) for name in ENDPOINTS
     }
     return SoapFront(
         settings.schema_dir,

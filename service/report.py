@@ -6,14 +6,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from service.domain.intervals import Interval
-from service.domain.positions import PositionStep
-from service.store.positions import PositionKey, read_window
+from service.domain.positions import PositionKey, PositionStep
 from service.store.uow import UnitOfWork
 
 
 def profiles(engine, party_id: str, window: Interval, step: timedelta | None) -> dict[PositionKey, list[PositionStep]]:
     with UnitOfWork(engine) as uow:
-        found = read_window(uow, party_id, window)
+        found = uow.positions.read_window(party_id, window)
     return {held.key: held.profile(step) for held in found}
 
 

@@ -18,14 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from lxml import etree
-from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert
 
 from service.auth.passwords import open_secret, verify_password
 from service.soap.faults import AuthenticationFault
 from service.soap.ns import WSSE, WSSE_PASSWORD_DIGEST, WSSE_PASSWORD_TEXT, WSU, q
-from service.store.parties import get_party_credentials
-from service.store.tables import used_nonce
 
 VERIFIED_CACHE_SIZE = 10_000
 
@@ -90,7 +86,7 @@ class Authenticator:
             raise AuthenticationFault("The security token could not be authenticated")
         password_hash, sealed = credentials
         if token.digest:
-            self._check_digest(uow.conn, token, sealed, now)
+            self._check_digest(uow, token, sealed, now)
         elif not self._check_text(token, password_hash):
             raise AuthenticationFault("The security token could not be authenticated")
         return token.username
@@ -99,7 +95,7 @@ class Authenticator:
         remembered = self._credentials.get(party_id)
         if remembered is not None and remembered[0] > time.monotonic():
             return remembered[1]
-        credentials = get_party_credentials(uow.conn, party_id)
+        credentials = uow.parties.credentials(party_id)
         if credentials is not None and self.credential_ttl > 0:  # an unknown party is asked again
             if len(self._credentials) >= VERIFIED_CACHE_SIZE:
                 self._credentials.clear()
@@ -119,7 +115,7 @@ class Authenticator:
         self._verified[key] = mac
         return True
 
-    def _check_digest(self, conn, token: UsernameToken, sealed: bytes | None, now: datetime) -> None:
+    def _check_digest(self, uow, token: UsernameToken, sealed: bytes | None, now: datetime) -> None:
         if sealed is None or self.secret_key is None:
             raise AuthenticationFault(
                 "PasswordDigest is not enabled for this party: use PasswordText over TLS"
@@ -138,18 +134,6 @@ class Authenticator:
         expected = password_digest(nonce, token.created, open_secret(self.secret_key, sealed))
         if not hmac.compare_digest(expected.encode(), token.password.strip().encode()):
             raise AuthenticationFault("The security token could not be authenticated")
-        self._remember_nonce(conn, token.username, token.nonce.strip(), created, now)
-
-    def _remember_nonce(self, conn, party_id: str, nonce: str, created: datetime, now: datetime):
-        # One statement: forget nonces older than twice the skew (they can no longer pass the
-        # Created check), and remember this one unless it was seen before.
-        forget = delete(used_nonce).where(used_nonce.c.created_at < now - 2 * self.clock_skew).cte("forgotten")
-        stored = conn.execute(
-            insert(used_nonce)
-            .values(party_id=party_id, nonce=nonce, created_at=created)
-            .on_conflict_do_nothing()
-            .returning(used_nonce.c.nonce)
-            .add_cte(forget)
-        ).first()
-        if stored is None:
+        # nonces older than twice the skew can no longer pass the Created check: forgotten
+        if not uow.parties.remember_nonce(token.username, token.nonce.strip(), created, now - 2 * self.clock_skew):
             raise AuthenticationFault("This nonce was already used: replay refused")

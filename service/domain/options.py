@@ -12,12 +12,13 @@ from the option's start.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal, localcontext
 from enum import Enum
 
 from service.domain.errors import InvalidValueError, QuantityUnavailableError, TermsMismatchError
-from service.domain.intervals import Interval, exact_duration_text
+from service.domain import units
+from service.domain.intervals import Interval, exact_duration_text, parse_duration
 from service.domain.tenders import Side
 from service.domain.units import DECIMAL_CONTEXT
 
@@ -68,6 +69,22 @@ def holder_of(acceptor_id: str, maker_id: str, acceptor_side: Side, holder_side:
 class Exercise:
     interval: Interval
     rate_kw: Decimal
+
+
+def exercise_of(
+    start: datetime, duration_text: str, duration_at: str, quantity, quantity_at: str, tz: tzinfo, rate_scale: str
+) -> Exercise:
+    """An exercise as asked, read against its option: the duration in the option's market
+    time zone, the rate (in W) at the option's scale. Errors name where the value stands."""
+    try:
+        interval = Interval.of(start, parse_duration(duration_text), tz)
+    except InvalidValueError as exc:
+        raise InvalidValueError(f"{exc.description} at {duration_at}") from exc
+    try:
+        rate_kw = units.rate_kw(quantity, "W", rate_scale)
+    except InvalidValueError as exc:
+        raise InvalidValueError(f"{exc.description} at {quantity_at}") from None
+    return Exercise(interval, rate_kw)
 
 
 def check_exercises(

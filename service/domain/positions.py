@@ -11,6 +11,7 @@ rows. Profiles over a window, raw or on a grid, are integrated from those points
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 from itertools import compress, pairwise, repeat
@@ -22,6 +23,27 @@ from service.domain.intervals import MICROSECONDS_PER_HOUR, Interval, to_utc
 from service.domain.units import DECIMAL_CONTEXT, plain
 
 ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, order=True)
+class PositionKey:
+    """Which position: a party's, in a market context, for a product kind and interface."""
+
+    party_id: str
+    market_context: str
+    product_kind: str
+    receipt_node: str  # '' for a one-node interface
+    delivery_node: str
+
+    @classmethod
+    def of(cls, party_id: str, terms) -> PositionKey:
+        return cls(
+            party_id=party_id,
+            market_context=terms.market_context,
+            product_kind=terms.kind.value,
+            receipt_node=terms.interface.receipt_node or "",
+            delivery_node=terms.interface.delivery_node,
+        )
 
 
 class _Change(NamedTuple):
@@ -66,6 +88,24 @@ def changes_for_deal(
             PositionChange(interval.start, signed_rate_kw, value_rate),
             PositionChange(interval.end, -signed_rate_kw, -value_rate),
         )
+
+
+def changes_for_transaction(acceptor_id: str, maker_id: str, terms) -> list[tuple[PositionKey, PositionChange]]:
+    """Both parties' change points: the acceptor on ``terms.side``, the maker opposite."""
+    changes = []
+    for party_id, side in ((acceptor_id, terms.side), (maker_id, terms.side.opposite)):
+        for change in changes_for_deal(terms.interval, side.sign * terms.quantity_kw, terms.price_per_kwh):
+            changes.append((PositionKey.of(party_id, terms), change))
+    return changes
+
+
+MAX_PROFILE_STEPS = 10_000
+
+
+def check_profile_steps(window: Interval, step: timedelta | None) -> None:
+    """A profile on a grid has at most MAX_PROFILE_STEPS steps."""
+    if step is not None and window.seconds // int(step.total_seconds()) > MAX_PROFILE_STEPS:
+        raise InvalidValueError(f"More than {MAX_PROFILE_STEPS} steps asked: widen the resolution")
 
 
 def merge(changes: Iterable[PositionChange]) -> list[PositionChange]:

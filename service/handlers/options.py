@@ -4,54 +4,45 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from lxml import etree
-
+from service.domain.commands import ExercisedOption, ExerciseOption
 from service.domain.errors import NotFoundError, NotPermittedError
-from service.domain.options import Exercise, OptionType, check_exercises, holder_of
-from service.handlers import Request, ok, reply_exercised_option
-from service.soap import mapping as m
-from service.soap.ns import EI, EMIX, TEMIX, q
-from service.store import positions, transactions
+from service.domain.options import Exercise, OptionType, check_exercises, exercise_of, holder_of
+from service.domain.positions import changes_for_transaction
+from service.domain.products import Product
+from service.handlers import Context
+from service.store.transactions import NewTransaction
 
 
-def exercise_option(req: Request) -> etree._Element:
-    writer_id = req.text(q(EI, "counterPartyID"))
-    option_id = req.text(q(TEMIX, "optionTransactionID"))
-    option = transactions.lock_option(req.conn, req.party_id, writer_id, option_id)
+def exercise_option(cmd: ExerciseOption, uow, ctx: Context) -> ExercisedOption:
+    option = uow.transactions.lock_option(ctx.party_id, cmd.writer_id, cmd.option_id)
     if option is None:
-        raise NotFoundError(f"No option transaction {option_id!r} between you and {writer_id!r}")
+        raise NotFoundError(f"No option transaction {cmd.option_id!r} between you and {cmd.writer_id!r}")
     holder_id, _ = holder_of(option.acceptor_id, option.maker_id, option.acceptor_side, option.holder_side)
-    if holder_id != req.party_id:
-        raise NotPermittedError(f"Option {option_id!r} is held by {holder_id!r}: only its holder exercises it")
-    market = req.market_of(option.market_context)
-    accepted = m.read_product(etree.fromstring(option.product_xml), req.market_of)
+    if holder_id != ctx.party_id:
+        raise NotPermittedError(f"Option {cmd.option_id!r} is held by {holder_id!r}: only its holder exercises it")
+    market = ctx.market_of(option.terms.market_context)
     side = OptionType(option.option_type).holder_underlying_side
-    earlier = [Exercise(interval, rate) for interval, rate in transactions.exercises_of(req.conn, option.pk)]
-    asked = []
-    for element in req.payload.iter(q(TEMIX, "exercise")):
-        quantity = m.required(element, q(EMIX, "quantity"))
-        wanted = Exercise(m.read_interval(element, market.tz), m.rate_of(quantity, "W", option.rate_scale))
-        asked.append((m.text_of(element, q(EI, "transactionID")), quantity.text.strip(), wanted))
+    earlier = [Exercise(interval, rate) for interval, rate in uow.transactions.exercises_of(option.pk)]
+    wanted = [
+        exercise_of(
+            asked.start, asked.duration_text, asked.duration_at, asked.quantity, asked.quantity_at,
+            market.tz, option.rate_scale,
+        )
+        for asked in cmd.exercises
+    ]
     check_exercises(
-        option.interval, option.quantity_kw, earlier, [wanted for _, _, wanted in asked],
-        req.now, market.lead_time, market.granularity,
+        option.terms.interval, option.terms.quantity_kw, earlier, wanted, ctx.now, market.lead_time, market.granularity
     )
-    made, changes, rows = [], [], []
-    for transaction_id, quantity_text, wanted in asked:
+    made, changes = [], []
+    for asked, exercise in zip(cmd.exercises, wanted):
         terms = replace(
-            accepted.terms, side=side, interval=wanted.interval,
-            price_per_kwh=option.strike_per_kwh, quantity_kw=wanted.rate_kw,
+            option.terms, side=side, interval=exercise.interval,
+            price_per_kwh=option.strike_per_kwh, quantity_kw=exercise.rate_kw,
         )
-        product = replace(accepted, terms=terms, option=None, transactive_state="exercise")
-        xml = m.exercised_product(accepted.element, wanted.interval, quantity_text, side, transaction_id)
-        row = transactions.new_row(
-            req.party_id, req.request_id, writer_id, transaction_id, option.tender_pk, product,
-            etree.tostring(xml, method="c14n"),
-        )
-        row["option_transaction_pk"] = option.pk
-        rows.append(row)
-        changes += positions.changes_for_transaction(req.party_id, writer_id, terms)
-        made.append(transaction_id)
-    transactions.queue_transactions(req.uow, req.party_id, rows)
-    positions.apply(req.uow, changes)
-    return reply_exercised_option(req, ok(req), made)
+        product = Product(terms, "exercise", rate_scale=option.rate_scale)
+        form = ctx.forms.exercised(option.stored_form, exercise.interval, asked.quantity_text, side, asked.transaction_id)
+        made.append(NewTransaction(asked.transaction_id, option.tender_pk, product, form, option_pk=option.pk))
+        changes += changes_for_transaction(ctx.party_id, cmd.writer_id, terms)
+    uow.transactions.add(ctx.party_id, ctx.request_id, cmd.writer_id, made)
+    uow.positions.apply(changes)
+    return ExercisedOption(tuple(asked.transaction_id for asked in cmd.exercises))

@@ -2,40 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
-from lxml import etree
-
-from service.domain.errors import InvalidValueError
-from service.domain.intervals import parse_resolution
-from service.domain.positions import delivered, profile
-from service.handlers import Request, ok, reply_positions
-from service.soap import mapping as m
-from service.soap.ns import EMIX, TEMIX, q
-from service.store import positions
-
-MAX_PROFILE_STEPS = 10_000
+from service.domain.commands import PositionReport, RequestPosition
+from service.domain.positions import PositionKey, delivered, profile
+from service.handlers import Context
 
 
-def request_position(req: Request) -> etree._Element:
+def request_position(cmd: RequestPosition, uow, ctx: Context) -> PositionReport:
     """The party's own positions over a window, as a profile: raw steps or a fixed grid."""
-    window = m.read_interval(req.payload.find(q(TEMIX, "window")), UTC)
-    resolution = req.text(q(TEMIX, "resolution"))
-    step = parse_resolution(resolution) if resolution else None
-    if step is not None and window.seconds // int(step.total_seconds()) > MAX_PROFILE_STEPS:
-        raise InvalidValueError(f"More than {MAX_PROFILE_STEPS} steps asked: widen the resolution")
-    kind = req.text(q(TEMIX, "productKind"))
-    interface = m.position_interface(req.payload)
-    found = positions.read_window(
-        req.uow, req.party_id, window, req.texts(q(EMIX, "marketContext")), kind, interface
+    found = uow.positions.read_window(
+        ctx.party_id, cmd.window, cmd.market_contexts, cmd.product_kind, cmd.interface
     )
-    items = [m.position(held.key, held.profile(step)) for held in found]
-    if req.text(q(TEMIX, "combineTransport")) in ("true", "1"):
-        items += [m.position(key, profile(*held, window, step)) for key, held in _delivered(found)]
-    return reply_positions(req, ok(req), items)
+    report = [(held.key, held.profile(cmd.step)) for held in found]
+    if cmd.combine_transport:
+        report += [(key, profile(*held, cmd.window, cmd.step)) for key, held in _delivered(found)]
+    return PositionReport(tuple(report))
 
 
-def _delivered(found: list[positions.PositionWindow]):
+def _delivered(found):
     """("delivered" position key, (opening, changes)) per market context and node."""
     for market_context in sorted({held.key.market_context for held in found}):
         here = [held for held in found if held.key.market_context == market_context]
@@ -46,5 +29,4 @@ def _delivered(found: list[positions.PositionWindow]):
             if h.key.product_kind == "transport"
         }
         for node, held in delivered(energy, transport).items():
-            key = positions.PositionKey(found[0].key.party_id, market_context, "delivered", "", node)
-            yield key, held
+            yield PositionKey(found[0].key.party_id, market_context, "delivered", "", node), held

@@ -4,55 +4,48 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from lxml import etree
-
-from service.domain.errors import InvalidValueError, NotFoundError
+from service.domain.commands import (
+    CreatedTransaction,
+    CreateTransaction,
+    RequestTransaction,
+    ShownTransaction,
+    TransactionList,
+    ok_description,
+)
+from service.domain.errors import NotFoundError
+from service.domain.positions import changes_for_transaction
+from service.domain.products import check_accepting
 from service.domain.tenders import check_acceptance
 from service.domain.units import DECIMAL_CONTEXT
-from service.handlers import Request, narrowing, ok, reply_created_transaction, reply_transactions, truncation
-from service.soap import mapping as m
-from service.soap.stored import SIDE_PATH, stored_form, stored_products, with_side
-from service.soap.ns import EI, q
-from service.store import positions, tenders, transactions
+from service.handlers import Context
+from service.store.transactions import NewTransaction
 
 
-def create_transaction(req: Request) -> etree._Element:
-    maker_id = req.text(q(EI, "counterPartyID"))
-    accepted = []
-    for element in req.payload.iter(q(EI, "eiTransaction")):
-        transaction_id = m.text_of(element, q(EI, "transactionID"))
-        tender_id = m.text_of(element, q(EI, "tenderID"))
-        product = m.read_product(element[-1], req.market_of)
-        if product.transactive_state != "transaction":
-            raise InvalidValueError(
-                f"transactiveState of transaction {transaction_id!r} must be 'transaction', "
-                f"not {product.transactive_state!r}"
-            )
-        accepted.append((transaction_id, tender_id, product, element[-1]))
+def create_transaction(cmd: CreateTransaction, uow, ctx: Context) -> CreatedTransaction:
+    for acceptance in cmd.acceptances:
+        check_accepting(acceptance.transaction_id, acceptance.product)
     # Lock every tender first, in one statement and order, then write: concurrent requests
     # queue, never deadlock.
-    locked = tenders.lock(req.uow, maker_id, {tender_id for _, tender_id, _, _ in accepted})
-    for _, tender_id, _, _ in accepted:
-        if tender_id not in locked:
-            raise NotFoundError(f"{maker_id!r} has no tender {tender_id!r}")
+    locked = uow.tenders.lock(cmd.maker_id, {acceptance.tender_id for acceptance in cmd.acceptances})
+    for acceptance in cmd.acceptances:
+        if acceptance.tender_id not in locked:
+            raise NotFoundError(f"{cmd.maker_id!r} has no tender {acceptance.tender_id!r}")
     distributed = [stored.pk for stored in locked.values() if stored.tender.counterparty_id is None]
-    reached = tenders.distributed_to(req.uow, distributed, req.party_id) if distributed else set()
-    changes, rows = [], []
-    for transaction_id, tender_id, product, element in accepted:
-        stored = locked[tender_id]
-        may_see = stored.tender.counterparty_id == req.party_id or stored.pk in reached
-        check_acceptance(stored.tender, req.party_id, may_see, product.terms, req.now, product.option)
-        tenders.take(req.uow, stored.pk, product.terms.quantity_kw)
-        locked[tender_id] = _after_take(stored, product.terms.quantity_kw)
-        rows.append(transactions.new_row(
-            req.party_id, req.request_id, maker_id, transaction_id, stored.pk, product,
-            stored_form(element),
-        ))
+    reached = uow.tenders.distributed_to(distributed, ctx.party_id) if distributed else set()
+    changes, made = [], []
+    for acceptance in cmd.acceptances:
+        stored = locked[acceptance.tender_id]
+        product = acceptance.product
+        may_see = stored.tender.counterparty_id == ctx.party_id or stored.pk in reached
+        check_acceptance(stored.tender, ctx.party_id, may_see, product.terms, ctx.now, product.option)
+        uow.tenders.take(stored.pk, product.terms.quantity_kw)
+        locked[acceptance.tender_id] = _after_take(stored, product.terms.quantity_kw)
+        made.append(NewTransaction(acceptance.transaction_id, stored.pk, product, acceptance.stored_form))
         if product.option is None:  # an option changes no position until it is exercised
-            changes += positions.changes_for_transaction(req.party_id, maker_id, product.terms)
-    transactions.queue_transactions(req.uow, req.party_id, rows)
-    positions.apply(req.uow, changes)
-    return reply_created_transaction(req, ok(req), [a[0] for a in accepted])
+            changes += changes_for_transaction(ctx.party_id, cmd.maker_id, product.terms)
+    uow.transactions.add(ctx.party_id, ctx.request_id, cmd.maker_id, made)
+    uow.positions.apply(changes)
+    return CreatedTransaction(tuple(acceptance.transaction_id for acceptance in cmd.acceptances))
 
 
 def _after_take(stored, quantity_kw):
@@ -61,21 +54,16 @@ def _after_take(stored, quantity_kw):
     return replace(stored, tender=replace(stored.tender, remaining_kw=remaining_kw))
 
 
-def request_transaction(req: Request) -> etree._Element:
-    narrow = narrowing(req, q(EI, "transactionID"))
-    found = transactions.involving(req.uow, req.party_id, narrow, req.max_items + 1)
-    reply = reply_transactions(req, ok(req, truncation(found, req.max_items)))
-    shown = found[: req.max_items]
-    products = stored_products([stored.product_xml for stored in shown], SIDE_PATH)
-    m.add_items(reply, q(EI, "eiTransaction"), (q(EI, "transactionID"), q(EI, "tenderID")), (
-        ((stored.transaction_id, stored.tender_id), _as_seen_by(req.party_id, stored, product))
-        for stored, product in zip(shown, products)
-    ))
-    return reply
-
-
-def _as_seen_by(party_id: str, stored: transactions.StoredTransaction, product) -> etree._Element:
-    """The acceptor's product; the tender's party sees the opposite side."""
-    if stored.party_id != party_id:
-        return with_side(product, stored.side.opposite)
-    return product[0]
+def request_transaction(cmd: RequestTransaction, uow, ctx: Context) -> TransactionList:
+    found = uow.transactions.involving(ctx.party_id, cmd.narrowing, ctx.max_items + 1)
+    shown = tuple(
+        # the acceptor's product; the tender's party sees the opposite side
+        ShownTransaction(
+            stored.transaction_id,
+            stored.tender_id,
+            stored.stored_form,
+            None if stored.party_id == ctx.party_id else stored.side.opposite,
+        )
+        for stored in found[: ctx.max_items]
+    )
+    return TransactionList(shown, ok_description(len(found), ctx.max_items))

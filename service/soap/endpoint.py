@@ -1,23 +1,23 @@
-"""The SOAP 1.1 endpoint: envelope in, payload to the dispatcher, envelope or Fault out.
+"""The SOAP 1.1 endpoint: envelope in, payload to the pipeline, envelope or Fault out.
 
 Per request: parse with the hardened parser, insist on one Body child this endpoint routes,
 refuse header entries marked mustUnderstand that we do not process (SOAP 1.1's processing
 model; ``open_envelope``, shared with the spyne stack), validate the payload against the
 schemas, hand it with the header entries to ``handle``, and wrap the reply (validated by the
-dispatcher) in an envelope. Refusals are SOAP 1.1 Faults (HTTP 500)
+pipeline) in an envelope. Refusals are SOAP 1.1 Faults (HTTP 500)
 with a code and a message that says what is wrong and where; anything unexpected is logged
 and answered with a bare Server fault.
 
 This replaces spyne on the request path: for this contract spyne only dispatched bare AnyXml
-methods (its generated WSDL is not used, see stack-notes), and that cost ~0.4 ms of a
-~1.5 ms request (bench/README.md). ``service.soap.spyne_app`` keeps the spyne endpoint, the
-same contract, selectable with TEMIX_SOAP_STACK=spyne.
+methods (its generated WSDL is not used, see stack-notes), at a cost measured in
+bench/README.md. ``service.soap.spyne_app`` keeps the spyne endpoint, the same contract,
+selectable with TEMIX_SOAP_STACK=spyne.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Mapping
 
 from lxml import etree
 
@@ -27,9 +27,8 @@ from service.soap.faults import (
     SoapFault,
     VersionMismatchFault,
 )
-from service.soap.ns import PYLD, SOAP11_ENV, WSSE, q
+from service.soap.ns import SOAP11_ENV, WSSE, q
 from service.soap.schema import SchemaSet
-from service.soap.scope import SCOPE
 from service.soap.xmlparse import parse_document
 
 log = logging.getLogger(__name__)
@@ -39,10 +38,9 @@ ENVELOPE, BODY, HEADER, FAULT = (q(SOAP11_ENV, name) for name in ("Envelope", "B
 FAULT_PREFIXES = {"wsse": WSSE}  # fault codes qualified by another namespace than SOAP's
 MUST_UNDERSTAND, ACTOR = q(SOAP11_ENV, "mustUnderstand"), q(SOAP11_ENV, "actor")
 NEXT_ACTOR = "http://schemas.xmlsoap.org/soap/actor/next"  # every node, so us
-# header entry -> the payload it means something for (None: any)
-UNDERSTOOD = {q(WSSE, "Security"): None, SCOPE: q(PYLD, "eiDistributeTender")}
-
 Handle = Callable[[list | None, etree._Element], etree._Element]
+# header entry tag -> the payload tags it is understood with (None: every one)
+Understood = Mapping[str, Container[str] | None]
 
 
 def envelope_of(reply: etree._Element) -> bytes:
@@ -72,10 +70,11 @@ class ServerFault(SoapFault):
 class SoapEndpoint:
     """The WSGI app of one endpoint (EiTender, EiTransaction)."""
 
-    def __init__(self, routes: set[str], schemas: SchemaSet, handle: Handle):
+    def __init__(self, routes: set[str], schemas: SchemaSet, handle: Handle, understood: Understood):
         self.routes = routes  # the payload tags this endpoint takes
         self.schemas = schemas
         self.handle = handle
+        self.understood = understood
 
     def __call__(self, environ, start_response):
         try:
@@ -92,12 +91,14 @@ class SoapEndpoint:
         return [body]
 
     def answer(self, data: bytes) -> etree._Element:
-        header, payload = open_envelope(parse_document(data), self.routes)
+        header, payload = open_envelope(parse_document(data), self.routes, self.understood)
         self.schemas.check_request(payload)
         return self.handle(header, payload)
 
 
-def open_envelope(envelope: etree._Element, routes: Container[str]) -> tuple[list | None, etree._Element]:
+def open_envelope(
+    envelope: etree._Element, routes: Container[str], understood: Understood
+) -> tuple[list | None, etree._Element]:
     """(the header entries or None, the Body's one payload element, which ``routes`` takes)."""
     if envelope.tag != ENVELOPE:
         got = f"got {envelope.tag}"
@@ -113,17 +114,17 @@ def open_envelope(envelope: etree._Element, routes: Container[str]) -> tuple[lis
     header = envelope.find(HEADER)
     if header is None:
         return None, payload
-    check_must_understand(header, payload.tag)
+    check_must_understand(header, payload.tag, understood)
     return list(header), payload
 
 
-def check_must_understand(header: etree._Element, payload_tag: str) -> None:
+def check_must_understand(header: etree._Element, payload_tag: str, understood: Understood) -> None:
     """Refuse a header entry addressed to us, marked mustUnderstand, that we do not process
     for this payload (a WS-Addressing header, or the distribution scope on another operation)."""
     for entry in header:
         if entry.get(MUST_UNDERSTAND) not in ("1", "true") or entry.get(ACTOR, NEXT_ACTOR) != NEXT_ACTOR:
             continue
-        if entry.tag in UNDERSTOOD and UNDERSTOOD[entry.tag] in (None, payload_tag):
+        if entry.tag in understood and (understood[entry.tag] is None or payload_tag in understood[entry.tag]):
             continue
         raise MustUnderstandFault(
             f"Header {entry.tag} (line {entry.sourceline}) is marked soap:mustUnderstand and this service "
@@ -131,6 +132,9 @@ def check_must_understand(header: etree._Element, payload_tag: str) -> None:
         )
 
 
-def soap_endpoint(endpoint: str, operations: dict[str, str], schemas: SchemaSet, handle: Handle) -> SoapEndpoint:
-    """A WSGI app for one endpoint. ``operations`` maps payload tag -> operation name."""
-    return SoapEndpoint(set(operations), schemas, handle)
+def soap_endpoint(
+    endpoint: str, operations: dict[str, str], schemas: SchemaSet, handle: Handle, understood: Understood
+) -> SoapEndpoint:
+    """A WSGI app for one endpoint. ``operations`` maps payload tag -> operation name;
+    ``understood`` says which header entries are processed with which payloads."""
+    return SoapEndpoint(set(operations), schemas, handle, understood)

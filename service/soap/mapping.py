@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 
@@ -20,24 +19,12 @@ from service.domain.errors import InvalidValueError
 from service.domain.intervals import Interval, parse_duration, to_utc
 from service.domain.markets import MarketContext
 from service.domain.options import OptionTerms, option_type
+from service.domain.products import Product
 from service.domain.tenders import Interface, Side, Terms
-from service.soap.ns import EI, EMIX, MIN, NSMAP, POWER, PYLD, SCALE, STRM, TEMIX, q
+from service.soap.ns import EI, EMIX, MIN, POWER, PYLD, SCALE, STRM, TEMIX, q
 
 MarketOf = Callable[[str], MarketContext]  # raises UnknownMarketContextError
 
-# Reply roots declare every prefix once, so replies read ei:, emix:, power: ... not ns0:.
-REPLY_TAGS = {
-    q(PYLD, "eiCreatedTender"),
-    q(PYLD, "eiCanceledTender"),
-    q(PYLD, "eiReplyTender"),
-    q(PYLD, "eiCreatedTransaction"),
-    q(PYLD, "eiReplyTransaction"),
-    q(TEMIX, "eiDistributedTender"),
-    q(TEMIX, "eiReplyPosition"),
-    q(TEMIX, "eiExercisedOption"),
-}
-
-QUOTE_STATE = "indicationOfInterest"
 ONE_NODE_INTERFACES = {
     q(POWER, "pnode"): q(POWER, "node"),
     q(POWER, "aggregatedPnode"): q(POWER, "node"),
@@ -68,6 +55,12 @@ def required(parent: etree._Element, tag: str) -> etree._Element:
 
 def text_of(parent: etree._Element, tag: str) -> str:
     return (required(parent, tag).text or "").strip()
+
+
+def child_text(parent: etree._Element, tag: str) -> str | None:
+    """The first child's text, trimmed; None without such a child."""
+    found = next(parent.iterchildren(tag), None)
+    return (found.text or "").strip() if found is not None else None
 
 
 def texts(parent: etree._Element, tag: str) -> list[str]:
@@ -103,24 +96,6 @@ def datetime_of(element: etree._Element) -> datetime:
 # ---------------------------------------------------------------- products in
 
 
-@dataclass(frozen=True)
-class ProductIn:
-    """An emix:product or emix:emixOption as read from a request: normalised terms and what
-    rendering needs. For an option, ``terms.price_per_kwh`` is its premium."""
-
-    terms: Terms
-    transactive_state: str
-    integral_only: bool
-    expires_at: datetime | None
-    rate_scale: str  # the siScaleCode the party used, to render remaining quantities back
-    element: etree._Element
-    option: OptionTerms | None = None
-
-    @property
-    def is_quote(self) -> bool:
-        return self.transactive_state == QUOTE_STATE
-
-
 class Kids:
     """An element's children by tag (the first of each), read in one pass: then a lookup
     costs next to nothing, where each ``find`` costs microseconds."""
@@ -150,7 +125,7 @@ class Kids:
         return (self.required(tag).text or "").strip()
 
 
-def read_product(product: etree._Element, market_of: MarketOf) -> ProductIn:
+def read_product(product: etree._Element, market_of: MarketOf) -> Product:
     """emix:product (power or transport) or emix:emixOption on one of them."""
     if product.tag not in (q(EMIX, "product"), q(EMIX, "emixOption")):
         local = etree.QName(product).localname
@@ -191,14 +166,13 @@ def read_product(product: etree._Element, market_of: MarketOf) -> ProductIn:
         quantity_kw=quantity_kw,
         currency=read_currency(kids, market),
     )
-    return ProductIn(
+    return Product(
         option=option,
         terms=terms,
         transactive_state=kids.text(q(EMIX, "transactiveState")),
         integral_only=integral is not None and integral.text.strip() in ("true", "1"),
         expires_at=datetime_of(expiry) if expiry is not None else None,
         rate_scale=rate_scale,
-        element=product,
     )
 
 
@@ -339,7 +313,7 @@ def iso_interval(uid: etree._Element) -> Interval:
 
 
 def element(tag: str, text: str | None = None, *children: etree._Element) -> etree._Element:
-    node = etree.Element(tag, nsmap=NSMAP if tag in REPLY_TAGS else None)
+    node = etree.Element(tag)
     if text is not None:
         node.text = text
     node.extend(children)

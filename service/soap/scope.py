@@ -17,11 +17,10 @@ the payload; SOAP's own ``soap:mustUnderstand`` / ``soap:actor`` on it are allow
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 from lxml import etree
 
-from service.domain.errors import InvalidValueError
+from service.domain.commands import DistributionScope
 from service.soap.faults import SchemaValidationFault, SoapEnvelopeFault
 from service.soap.ns import SOAP11_ENV, TEMIX, q
 from service.soap.schema import SchemaSet
@@ -31,32 +30,8 @@ GROUP = q(TEMIX, "group")
 SERVICE_AREA = q(TEMIX, "serviceArea")
 
 
-@dataclass(frozen=True)
-class DistributionScope:
-    """Names as sent (trimmed, duplicates dropped); empty tuples narrow nothing."""
-
-    groups: tuple[str, ...] = ()
-    service_areas: tuple[str, ...] = ()
-
-    @property
-    def within(self) -> str:
-        """' within groups a, b and service areas c' (for messages), '' for the empty scope."""
-        named = [
-            f"{what} {', '.join(names)}"
-            for what, names in (("groups", self.groups), ("service areas", self.service_areas))
-            if names
-        ]
-        return f" within {' and '.join(named)}" if named else ""
-
-    def check(self) -> None:
-        """An empty name is schema-valid but names nobody: refused (400), not silently matched."""
-        for what, names in (("group", self.groups), ("serviceArea", self.service_areas)):
-            if "" in names:
-                raise InvalidValueError(f"temix:distributionScope has an empty temix:{what}")
-
-
 def read_distribution_scope(header: list[etree._Element] | None, schemas: SchemaSet) -> DistributionScope:
-    """The scope in the SOAP header's children, or the empty scope if there is none.
+    """The scope among the SOAP header entries, or the empty scope if there is none.
 
     Raises SchemaValidationFault for an invalid header (each error with its element path and
     line) and SoapEnvelopeFault for more than one.

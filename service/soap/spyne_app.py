@@ -1,4 +1,4 @@
-"""spyne, behind one small function: ``soap_endpoint(endpoint, operations, handle)``.
+"""spyne, behind one small function: ``soap_endpoint(endpoint, operations, schemas, handle, understood)``.
 
 spyne does the SOAP 1.1 envelope and fault plumbing and dispatches on the Body's payload
 element; the methods are bare AnyXml ones that hand the whole payload element to ``handle``.
@@ -54,10 +54,11 @@ def as_spyne_fault(fault: SoapFault) -> Fault:
 class HardenedSoap11(Soap11):
     """SOAP 1.1 with our parser, one-child Body rule, schema validation and routing."""
 
-    def __init__(self, schemas: SchemaSet, routes: dict[str, str]):
+    def __init__(self, schemas: SchemaSet, routes: dict[str, str], understood):
         super().__init__(cleanup_namespaces=True)
         self.schemas = schemas
         self.routes = routes  # payload tag -> spyne method key
+        self.understood = understood
 
     def create_in_document(self, ctx, charset=None):
         try:
@@ -69,7 +70,7 @@ class HardenedSoap11(Soap11):
 
     def decompose_incoming_envelope(self, ctx, message=Soap11.REQUEST):
         try:
-            header, payload = open_envelope(ctx.in_document, self.routes)
+            header, payload = open_envelope(ctx.in_document, self.routes, self.understood)
             self.schemas.check_request(payload)
         except SoapFault as fault:
             raise as_spyne_fault(fault) from None
@@ -100,14 +101,14 @@ def _put_reply(ctx) -> None:
     body.append(ctx.udc)
 
 
-def soap_endpoint(endpoint: str, operations: dict[str, str], schemas: SchemaSet, handle: Handle):
+def soap_endpoint(endpoint: str, operations: dict[str, str], schemas: SchemaSet, handle: Handle, understood):
     """A WSGI app for one endpoint. ``operations`` maps payload tag -> operation name."""
     quiet_spyne_logs()
     no_forced_gc()
     routes = {tag: q(PYLD, etree.QName(tag).localname) for tag in operations}
     methods = {etree.QName(tag).localname: _method(etree.QName(tag).localname, handle) for tag in operations}
     service = type(f"{endpoint}Service", (ServiceBase,), methods)
-    protocol = HardenedSoap11(schemas, routes)
+    protocol = HardenedSoap11(schemas, routes, understood)
     app = Application([service], tns=PYLD, name=endpoint, in_protocol=protocol, out_protocol=Soap11())
     app.event_manager.add_listener("method_return_document", _put_reply)
     return WsgiApplication(app)

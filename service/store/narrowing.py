@@ -5,13 +5,12 @@ both lists are planned.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
 
-from service.domain.intervals import Interval
+from service.domain.commands import Narrowing
 
 
 # Both lists are prepared statements, planned for the party and filters at hand every time
-# (~0.5 ms of PostgreSQL CPU): after five runs PostgreSQL may otherwise keep a generic plan,
+#: after five runs PostgreSQL may otherwise keep a generic plan,
 # made for an average party. For a party far larger than that (a market maker among
 # households), such a plan can read its whole standing set or history in index order instead
 # of the window from the GiST index, or read all its rows and sort them when a literal limit
@@ -26,39 +25,31 @@ def fetch_list(uow, name: str, query: str, params: list) -> list[tuple]:
     return uow.fetch(CUSTOM_PLAN + uow.sql(f"{name}_{zlib.crc32(query.encode()):08x}", query, params))
 
 
-@dataclass(frozen=True)
-class Narrowing:
-    """Empty fields narrow nothing; ``ids`` are tenderIDs or transactionIDs."""
+def narrowing_sql(narrow: Narrowing, alias: str, id_column: str) -> tuple[str, list]:
+    """`` AND ...`` conditions on a tender or transaction row ``alias``, and their parameters.
 
-    counterparty_ids: tuple[str, ...] = ()
-    market_contexts: tuple[str, ...] = ()
-    ids: tuple[str, ...] = ()
-    intervals: tuple[Interval, ...] = ()
+    A delivery interval overlaps a window if it starts before the window ends and ends after
+    it starts; both are half-open and never empty, so that is ``&&`` of the two ranges: the
+    form the GiST indexes answer (reading the window, not everything before it)."""
+    found, params = [], []
+    if narrow.market_contexts:
+        found.append(f"{alias}.market_context = ANY(%s)")
+        params.append(list(narrow.market_contexts))
+    if narrow.ids:
+        found.append(f"{alias}.{id_column} = ANY(%s)")
+        params.append(list(narrow.ids))
+    if narrow.intervals:
+        during = f"tstzrange({alias}.start_at, {alias}.end_at) && tstzrange(%s, %s)"
+        found.append("(" + " OR ".join([during] * len(narrow.intervals)) + ")")
+        params += [instant for interval in narrow.intervals for instant in (interval.start, interval.end)]
+    return "".join(f" AND {condition}" for condition in found), params
 
-    def sql(self, alias: str, id_column: str) -> tuple[str, list]:
-        """`` AND ...`` conditions on a tender or transaction row ``alias``, and their parameters.
 
-        A delivery interval overlaps a window if it starts before the window ends and ends after
-        it starts; both are half-open and never empty, so that is ``&&`` of the two ranges: the
-        form the GiST indexes answer (reading the window, not everything before it)."""
-        found, params = [], []
-        if self.market_contexts:
-            found.append(f"{alias}.market_context = ANY(%s)")
-            params.append(list(self.market_contexts))
-        if self.ids:
-            found.append(f"{alias}.{id_column} = ANY(%s)")
-            params.append(list(self.ids))
-        if self.intervals:
-            during = f"tstzrange({alias}.start_at, {alias}.end_at) && tstzrange(%s, %s)"
-            found.append("(" + " OR ".join([during] * len(self.intervals)) + ")")
-            params += [instant for interval in self.intervals for instant in (interval.start, interval.end)]
-        return "".join(f" AND {condition}" for condition in found), params
-
-    def counterparties(self, column: str) -> tuple[str, list]:
-        """The condition that ``column``, the other side of a row, is a named counterparty."""
-        if not self.counterparty_ids:
-            return "", []
-        return f" AND {column} = ANY(%s)", [list(self.counterparty_ids)]
+def counterparty_sql(narrow: Narrowing, column: str) -> tuple[str, list]:
+    """The condition that ``column``, the other side of a row, is a named counterparty."""
+    if not narrow.counterparty_ids:
+        return "", []
+    return f" AND {column} = ANY(%s)", [list(narrow.counterparty_ids)]
 
 
 def terms_columns(terms, option=None) -> dict:

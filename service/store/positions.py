@@ -11,21 +11,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
-
 from service.domain import positions as domain
 from service.domain.intervals import Interval
-from service.domain.positions import PositionChange
-from service.store.tables import position_change, transaction
-
-
-@dataclass(frozen=True, order=True)
-class PositionKey:
-    party_id: str
-    market_context: str
-    product_kind: str
-    receipt_node: str  # '' for a one-node interface
-    delivery_node: str
+from service.domain.positions import PositionChange, PositionKey
+from service.store.tables import position_change
 
 
 _KEY = ", ".join(c.name for c in position_change.primary_key.columns)
@@ -33,22 +22,6 @@ _ADD = (
     f" ON CONFLICT ({_KEY}) DO UPDATE SET rate_kw = position_change.rate_kw + EXCLUDED.rate_kw,"
     " value_rate = position_change.value_rate + EXCLUDED.value_rate"
 )
-
-
-def apply(uow, changes: list[tuple[PositionKey, PositionChange]]) -> None:
-    """Add change points with the unit's commit, merged first (one row may be touched once
-    per statement) and in key order, so concurrent writers lock rows in the same order and
-    cannot deadlock here."""
-    by_key: dict[PositionKey, list[PositionChange]] = defaultdict(list)
-    for key, change in changes:
-        by_key[key].append(change)
-    rows = [
-        dict(key.__dict__, at=change.at, rate_kw=change.rate_kw, value_rate=change.value_rate)
-        for key in sorted(by_key)
-        for change in domain.merge(by_key[key])
-    ]
-    if rows:
-        uow.queue(uow.insert_sql("temix_add_position", "position_change", rows, _ADD))
 
 
 @dataclass(frozen=True)
@@ -78,9 +51,8 @@ class PositionWindow:
 
 _KEY_COLUMNS = "market_context, product_kind, receipt_node, delivery_node"
 # The change points inside come as three arrays: times as microseconds from the window start
-# (bigint), rates and value flows as text. psycopg2 would make a datetime and a Decimal per
-# element, ~2 ms and ~1.2 ms per array of 1,700 (a party trading all day); this is ~0.3 and
-# ~0.4 ms (numeric's text form is plain digits, split on commas).
+# (bigint), rates and value flows as text: psycopg2 would make a datetime and a Decimal per
+# element, several times slower (numeric's text form is plain digits, split on commas).
 _WINDOW_QUERY = (
     f"SELECT {_KEY_COLUMNS}, -sum(rate_kw), -sum(value_rate),"
     " array_agg(((extract(epoch FROM at) - extract(epoch FROM %s::timestamptz)) * 1000000)::bigint ORDER BY at)"
@@ -94,81 +66,86 @@ def _decimals(array_text: str) -> list[Decimal]:
     return list(map(Decimal, array_text[1:-1].split(",")))
 
 
-def read_window(
-    uow,
-    party_id: str,
-    window: Interval,
-    market_contexts: tuple[str, ...] = (),
-    product_kind: str | None = None,
-    interface: tuple[str, str] | None = None,
-) -> list[PositionWindow]:
-    """The party's positions in force during ``window``, in key order: per key one row, from
-    one index-only scan of the covering index, with the change points inside as arrays.
+class PositionRepository:
+    """``uow.positions``."""
 
-    The opening is read forwards: every deal adds +rate at its start and -rate at its end to
-    the same key, so a key's change points sum to zero, and what is in force at the window
-    start (the sum of the changes at or before it) is minus the sum of those after it. These
-    are the party's deals from the window on, bounded by how far ahead it trades; the sum
-    backwards reads its whole history, which only grows (4,083 rows for a bench party at
-    10^6, 490 at 10^5).
-    """
-    narrowing = []  # (letter naming the prepared statement's shape, condition, parameters)
-    if market_contexts:
-        narrowing.append(("m", " AND market_context = ANY(%s)", [list(market_contexts)]))
-    if product_kind:
-        narrowing.append(("k", " AND product_kind = %s", [product_kind]))
-    if interface:
-        narrowing.append(("i", " AND receipt_node = %s AND delivery_node = %s", list(interface)))
-    name = "temix_position_window_" + "".join(letter for letter, _, _ in narrowing)
-    query = _WINDOW_QUERY.format(filters="".join(condition for _, condition, _ in narrowing))
-    params = [window.start, *[window.end] * 3, party_id, window.start, *(p for _, _, values in narrowing for p in values)]
-    windows = []
-    for *key, rate, value_rate, offsets, rates, value_rates in uow.fetch(uow.sql(name, query, params)):
-        opening = (rate, value_rate)
-        rates = _decimals(rates) if offsets else []
-        if opening == (0, 0) and not any(rates):
-            continue  # nothing in force during the window
-        value_rates = _decimals(value_rates) if offsets else []
-        windows.append(PositionWindow(PositionKey(party_id, *key), opening, window, offsets or [], rates, value_rates))
-    return windows
+    def __init__(self, uow):
+        self._uow = uow
+
+    def apply(self, changes: list[tuple[PositionKey, PositionChange]]) -> None:
+        """Add change points with the unit's commit, merged first (one row may be touched once
+        per statement) and in key order, so concurrent writers lock rows in the same order and
+        cannot deadlock here."""
+        by_key: dict[PositionKey, list[PositionChange]] = defaultdict(list)
+        for key, change in changes:
+            by_key[key].append(change)
+        rows = [
+            dict(key.__dict__, at=change.at, rate_kw=change.rate_kw, value_rate=change.value_rate)
+            for key in sorted(by_key)
+            for change in domain.merge(by_key[key])
+        ]
+        if rows:
+            self._uow.queue(self._uow.insert_sql("temix_add_position", "position_change", rows, _ADD))
+
+    def read_window(
+        self,
+        party_id: str,
+        window: Interval,
+        market_contexts: tuple[str, ...] = (),
+        product_kind: str | None = None,
+        interface: tuple[str, str] | None = None,
+    ) -> list[PositionWindow]:
+        """The party's positions in force during ``window``, in key order: per key one row, from
+        one index-only scan of the covering index, with the change points inside as arrays.
+
+        The opening is read forwards: every deal adds +rate at its start and -rate at its end to
+        the same key, so a key's change points sum to zero, and what is in force at the window
+        start (the sum of the changes at or before it) is minus the sum of those after it. These
+        are the party's deals from the window on, bounded by how far ahead it trades; the sum
+        backwards reads its whole history, which only grows.
+        """
+        narrowing = []  # (letter naming the prepared statement's shape, condition, parameters)
+        if market_contexts:
+            narrowing.append(("m", " AND market_context = ANY(%s)", [list(market_contexts)]))
+        if product_kind:
+            narrowing.append(("k", " AND product_kind = %s", [product_kind]))
+        if interface:
+            narrowing.append(("i", " AND receipt_node = %s AND delivery_node = %s", list(interface)))
+        name = "temix_position_window_" + "".join(letter for letter, _, _ in narrowing)
+        query = _WINDOW_QUERY.format(filters="".join(condition for _, condition, _ in narrowing))
+        params = [window.start, *[window.end] * 3, party_id, window.start, *(p for _, _, values in narrowing for p in values)]
+        windows = []
+        for *key, rate, value_rate, offsets, rates, value_rates in self._uow.fetch(self._uow.sql(name, query, params)):
+            opening = (rate, value_rate)
+            rates = _decimals(rates) if offsets else []
+            if opening == (0, 0) and not any(rates):
+                continue  # nothing in force during the window
+            value_rates = _decimals(value_rates) if offsets else []
+            windows.append(PositionWindow(PositionKey(party_id, *key), opening, window, offsets or [], rates, value_rates))
+        return windows
 
 
-def key_for(party_id: str, terms) -> PositionKey:
-    return PositionKey(
-        party_id=party_id,
-        market_context=terms.market_context,
-        product_kind=terms.kind.value,
-        receipt_node=terms.interface.receipt_node or "",
-        delivery_node=terms.interface.delivery_node,
-    )
-
-
-def changes_for_transaction(acceptor_id: str, maker_id: str, terms) -> list[tuple[PositionKey, PositionChange]]:
-    """Both parties' change points: the acceptor on ``terms.side``, the maker opposite."""
-    changes = []
-    for party_id, side in ((acceptor_id, terms.side), (maker_id, terms.side.opposite)):
-        for change in domain.changes_for_deal(terms.interval, side.sign * terms.quantity_kw, terms.price_per_kwh):
-            changes.append((key_for(party_id, terms), change))
-    return changes
+_DEALS = (  # options move no energy; their exercises do
+    "SELECT party_id, counterparty_id, side, product_kind, receipt_node, delivery_node, market_context,"
+    " start_at, end_at, quantity_kw, price_per_kwh FROM transaction WHERE option_type IS NULL"
+)
+_STORED = (
+    "SELECT party_id, market_context, product_kind, receipt_node, delivery_node, at, rate_kw, value_rate"
+    " FROM position_change ORDER BY at"
+)
 
 
 def verify(conn) -> list[str]:
     """Recompute every position from the transactions; describe each disagreement."""
-    t = transaction.c
     expected: dict[PositionKey, list[PositionChange]] = defaultdict(list)
-    for row in conn.execute(
-        select(t.party_id, t.counterparty_id, t.side, t.product_kind, t.receipt_node, t.delivery_node,
-               t.market_context, t.start_at, t.end_at, t.quantity_kw, t.price_per_kwh)
-        .where(t.option_type.is_(None))  # options move no energy; their exercises do
-    ):
+    for row in conn.exec_driver_sql(_DEALS):
         sign = 1 if row.side == "sell" else -1
         interval = Interval(row.start_at, row.end_at)
         for party_id, signed in ((row.party_id, sign), (row.counterparty_id, -sign)):
             key = PositionKey(party_id, row.market_context, row.product_kind, row.receipt_node or "", row.delivery_node)
             expected[key].extend(domain.changes_for_deal(interval, signed * row.quantity_kw, row.price_per_kwh))
     stored: dict[PositionKey, list[PositionChange]] = defaultdict(list)
-    p = position_change.c
-    for row in conn.execute(select(position_change).order_by(p.at)):
+    for row in conn.exec_driver_sql(_STORED):
         key = PositionKey(row.party_id, row.market_context, row.product_kind, row.receipt_node, row.delivery_node)
         stored[key].append(PositionChange(row.at, row.rate_kw, row.value_rate))
     problems = []

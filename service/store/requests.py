@@ -1,19 +1,19 @@
-"""The request log behind idempotency: (party, requestID) -> the request and the exact answer.
+"""The request log behind idempotency (``uow.requests``): (party, requestID) -> the request
+and the exact answer. PostgreSQL SQL through the unit of work.
 
 The request is kept as the bytes it came in (cheap to store); whether a retry is the same
-request is decided only when one comes (``LoggedRequest.body``), which is rare.
+request is decided only when one comes, which is rare.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-
-from service.store.tables import request_log
-
 PRIMARY_KEY = "request_log_pkey"
+
+_LOG = (
+    "INSERT INTO request_log (party_id, request_id, operation, request_body, response) VALUES (%s, %s, %s, %s, %s)"
+)
 
 
 class AnsweredFirstError(Exception):
@@ -28,43 +28,31 @@ class LoggedRequest:
     response: bytes | None
 
 
-def queue_answer(uow, party_id: str, request_id: str, operation: str, request_body: bytes, response: bytes) -> None:
-    """Log the answer with the transaction's commit. A concurrent twin with the same requestID
-    makes the commit wait until the twin ends, then fail with AnsweredFirstError if it committed."""
-    uow.queue(
-        uow.sql(
-            "temix_log_answer",
-            "INSERT INTO request_log (party_id, request_id, operation, request_body, response)"
-            " VALUES (%s, %s, %s, %s, %s)",
-            (party_id, request_id, operation, request_body, response),
-        ),
-        refusals={PRIMARY_KEY: AnsweredFirstError},
-    )
+def _bytes(value) -> bytes | None:
+    return None if value is None else bytes(value)
 
 
-def record(conn, party_id: str, request_id: str, operation: str, request_body: bytes, response: bytes) -> bool:
-    """Log the answer now; False if one was logged first."""
-    row = conn.execute(
-        insert(request_log)
-        .values(
-            party_id=party_id, request_id=request_id, operation=operation, request_body=request_body, response=response
+class RequestLog:
+    """``uow.requests``."""
+
+    def __init__(self, uow):
+        self._uow = uow
+
+    def queue_answer(self, party_id: str, request_id: str, operation: str, request_body: bytes, response: bytes) -> None:
+        """Log the answer with the transaction's commit. A concurrent twin with the same requestID
+        makes the commit wait until the twin ends, then fail with AnsweredFirstError if it committed."""
+        statement = self._uow.sql("temix_log_answer", _LOG, (party_id, request_id, operation, request_body, response))
+        self._uow.queue(statement, refusals={PRIMARY_KEY: AnsweredFirstError})
+
+    def record(self, party_id: str, request_id: str, operation: str, request_body: bytes, response: bytes) -> bool:
+        """Log the answer now; False if one was logged first."""
+        query = _LOG + " ON CONFLICT DO NOTHING RETURNING request_id"
+        params = (party_id, request_id, operation, request_body, response)
+        return bool(self._uow.fetch(self._uow.sql("temix_record_answer", query, params)))
+
+    def find(self, party_id: str, request_id: str) -> LoggedRequest:
+        query = "SELECT operation, request_body, body_digest, response FROM request_log WHERE party_id = %s AND request_id = %s"
+        [(operation, request_body, body_digest, response)] = self._uow.fetch(
+            self._uow.sql("temix_find_answer", query, (party_id, request_id))
         )
-        .on_conflict_do_nothing()
-        .returning(request_log.c.request_id)
-    ).first()
-    return row is not None
-
-
-def find(conn, party_id: str, request_id: str) -> LoggedRequest:
-    r = request_log.c
-    row = conn.execute(
-        select(r.operation, r.request_body, r.body_digest, r.response).where(
-            r.party_id == party_id, r.request_id == request_id
-        )
-    ).one()
-    return LoggedRequest(
-        row.operation,
-        row.request_body and bytes(row.request_body),
-        row.body_digest and bytes(row.body_digest),
-        row.response and bytes(row.response),
-    )
+        return LoggedRequest(operation, _bytes(request_body), _bytes(body_digest), _bytes(response))

@@ -4,7 +4,7 @@
 back, so a fault or a crash writes nothing.
 
 The connection runs in autocommit mode and the transaction is framed here, because each
-round trip costs more than the statements of a small request (measured in bench/). BEGIN
+round trip costs more than the statements of a small request (see bench/). BEGIN
 travels with the first statement that needs an answer (``fetch``), writes whose result is
 not needed are queued (``queue``) and sent with COMMIT as one message. A request that only
 writes (EiCreateTender) sends one message and no BEGIN: PostgreSQL runs the statements of
@@ -31,15 +31,27 @@ from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from service.store.credentials import PartyRepository
 from service.store.db import DatabaseUnavailableError, discard_if_lost, first_line, is_unavailable
+from service.store.positions import PositionRepository
+from service.store.requests import RequestLog
+from service.store.tenders import TenderRepository
+from service.store.transactions import TransactionRepository
 
 # constraint name -> the error a violation of it means (e.g. a duplicate tenderID)
 Refusals = Mapping[str, Callable[[], Exception]]
 
 
 class UnitOfWork:
+    """One request's transaction, and the repositories that read and write through it."""
+
     def __init__(self, engine: Engine):
         self._engine = engine
+        self.tenders = TenderRepository(self)
+        self.transactions = TransactionRepository(self)
+        self.positions = PositionRepository(self)
+        self.requests = RequestLog(self)
+        self.parties = PartyRepository(self)
 
     def __enter__(self) -> UnitOfWork:
         try:
@@ -92,8 +104,8 @@ class UnitOfWork:
 
     def sql(self, name: str, template: str, params: tuple | list) -> bytes:
         """EXECUTE of ``template`` (with %s parameters) prepared as ``name`` on this
-        connection: PREPARE travels with its first use, later requests skip the planning
-        (~0.1 ms a statement here). Parameters are quoted in by psycopg2, client side."""
+        connection: PREPARE travels with its first use, later requests skip the planning.
+        Parameters are quoted in by psycopg2, client side."""
         statement = self._cursor.mogrify(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
         if name in self._prepared or name in self._preparing:
             return statement

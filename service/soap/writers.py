@@ -1,0 +1,113 @@
+"""Result -> reply element: one writer per reply, built from the parts it is made of.
+
+Every EI reply is an ei:eiResponse and some of: the partyID, the counterPartyID the request
+named, the IDs the operation made, and listed items. A writer lists its parts in schema
+order; a refusal is the same reply without a result (no IDs, no items). Reply roots declare
+every prefix once, so replies read ei:, emix:, power: ... not ns0:.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lxml import etree
+
+from service.soap import mapping as m
+from service.soap.ns import EI, NSMAP, TEMIX, q
+from service.soap.stored import QUANTITY_PATH, SIDE_PATH, stored_products, with_quantity, with_side
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What every reply states besides the result: the response, and who it is for."""
+
+    request_id: str
+    party_id: str
+    counterparty_id: str | None  # as the request named it
+    code: str = "200"
+    description: str = "OK"
+
+
+Part = Callable[[etree._Element, Answer, object], None]  # (reply, answer, result or None)
+
+
+@dataclass(frozen=True)
+class Writer:
+    """Writes ``tag`` replies made of ``parts``, in order: ``writer(answer, result)``."""
+
+    tag: str
+    parts: tuple[Part, ...]
+
+    def __call__(self, answer: Answer, result) -> etree._Element:
+        node = etree.Element(self.tag, nsmap=NSMAP)
+        for part in self.parts:
+            part(node, answer, result)
+        return node
+
+
+def reply(tag: str, *parts: Part) -> Writer:
+    return Writer(tag, parts)
+
+
+def response(node, answer: Answer, result) -> None:
+    node.append(m.ei_response(answer.request_id, answer.code, answer.description))
+
+
+def party(node, answer: Answer, result) -> None:
+    node.append(m.element(q(EI, "partyID"), answer.party_id))
+
+
+def counterparty(node, answer: Answer, result) -> None:
+    node.append(m.element(q(EI, "counterPartyID"), answer.counterparty_id or ""))
+
+
+def counterparty_if_named(node, answer: Answer, result) -> None:
+    if answer.counterparty_id is not None:
+        counterparty(node, answer, result)
+
+
+def ids(tag: str, field: str) -> Part:
+    """One ``tag`` element per ID in the result's ``field``."""
+
+    def part(node, answer: Answer, result) -> None:
+        if result is not None:
+            node.extend(m.ids(tag, getattr(result, field)))
+
+    return part
+
+
+def recipient_count(node, answer: Answer, result) -> None:
+    node.append(m.element(q(TEMIX, "recipientCount"), str(result.recipient_count if result is not None else 0)))
+
+
+def tenders(node, answer: Answer, result) -> None:
+    """ei:eiTender items: each stored product shown with the rate that remains."""
+    if result is None:
+        return
+    shown = result.tenders
+    products = stored_products([tender.stored_form for tender in shown], QUANTITY_PATH)
+    m.add_items(node, q(EI, "eiTender"), (q(EI, "tenderID"),), (
+        ((tender.tender_id,), with_quantity(product, tender.remaining_kw, tender.rate_scale))
+        for tender, product in zip(shown, products)
+    ))
+
+
+def transactions(node, answer: Answer, result) -> None:
+    """ei:eiTransaction items: each stored product, with the side the party sees."""
+    if result is None:
+        return
+    shown = result.transactions
+    products = stored_products([transaction.stored_form for transaction in shown], SIDE_PATH)
+    m.add_items(node, q(EI, "eiTransaction"), (q(EI, "transactionID"), q(EI, "tenderID")), (
+        (
+            (transaction.transaction_id, transaction.tender_id),
+            product[0] if transaction.shown_side is None else with_side(product, transaction.shown_side),
+        )
+        for transaction, product in zip(shown, products)
+    ))
+
+
+def positions(node, answer: Answer, result) -> None:
+    if result is not None:
+        node.extend([m.position(key, steps) for key, steps in result.positions])

@@ -1,0 +1,287 @@
+"""A unit of work with in-memory repositories, for handler tests that need no database.
+
+Each repository keeps the rules the database enforces for the handlers: unique tenderIDs
+and transactionIDs per party, registered counterparties, the tender's remaining rate never
+below zero. Writes apply at once; a refusal the database makes when the writes are sent
+(at commit) is raised at once here, with the same error.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from service.domain.commands import DistributionScope, Narrowing, ShownTender
+from service.domain.errors import DuplicateIdError, NotFoundError
+from service.domain.intervals import Interval
+from service.domain.positions import PositionChange, PositionKey, merge
+from service.domain.tenders import Tender
+from service.store.positions import PositionWindow
+from service.store.tenders import StoredTender
+from service.store.transactions import NewTransaction, StoredOption, StoredTransaction
+
+
+@dataclass
+class Party:
+    market_contexts: set[str] = field(default_factory=set)
+    groups: set[str] = field(default_factory=set)
+    service_areas: set[str] = field(default_factory=set)
+
+
+@dataclass
+class TenderRow:
+    pk: int
+    tender: Tender
+    stored_form: bytes
+    rate_scale: str
+    distribution_pk: int | None = None
+
+
+def _overlaps(interval: Interval, narrow: Narrowing) -> bool:
+    return not narrow.intervals or any(
+        interval.start < window.end and window.start < interval.end for window in narrow.intervals
+    )
+
+
+class FakeTenders:
+    def __init__(self, uow: FakeUnitOfWork):
+        self.uow = uow
+        self.rows: list[TenderRow] = []
+        self.distributions: dict[int, list[str]] = {}
+        self.locked: list[tuple[str, list[str]]] = []  # (party, tenderIDs in the order locked)
+
+    def _new(self, party_id, counterparty_id, offer, distribution_pk=None) -> TenderRow:
+        product = offer.product
+        tender = Tender(
+            party_id=party_id,
+            tender_id=offer.tender_id,
+            terms=product.terms,
+            remaining_kw=product.terms.quantity_kw,
+            is_quote=product.is_quote,
+            integral_only=product.integral_only,
+            expires_at=product.expires_at,
+            counterparty_id=counterparty_id,
+            option=product.option,
+        )
+        return TenderRow(len(self.rows) + 1, tender, offer.stored_form, product.rate_scale, distribution_pk)
+
+    def _used(self, party_id: str, tender_id: str) -> bool:
+        return any(r.tender.party_id == party_id and r.tender.tender_id == tender_id for r in self.rows)
+
+    def add(self, party_id, request_id, counterparty_id, offers) -> None:
+        tender_ids = [offer.tender_id for offer in offers]
+        if any(self._used(party_id, tender_id) for tender_id in tender_ids):
+            raise DuplicateIdError(f"A tenderID of {tender_ids} is already used by {party_id!r}")
+        if counterparty_id is not None and counterparty_id not in self.uow.parties:
+            raise NotFoundError(f"Counterparty {counterparty_id!r} is not registered")
+        for offer in offers:
+            self.rows.append(self._new(party_id, counterparty_id, offer))
+
+    def add_distributed(self, party_id, request_id, distribution_pk, offers) -> int:
+        added = 0
+        for offer in offers:
+            if not self._used(party_id, offer.tender_id):
+                self.rows.append(self._new(party_id, None, offer, distribution_pk))
+                added += 1
+        return added
+
+    def lock(self, party_id, tender_ids) -> dict[str, StoredTender]:
+        ordered = sorted(tender_ids)
+        self.locked.append((party_id, ordered))
+        return {
+            row.tender.tender_id: StoredTender(row.pk, row.tender)
+            for tender_id in ordered
+            for row in self.rows
+            if row.tender.party_id == party_id and row.tender.tender_id == tender_id
+        }
+
+    def addressed_to(self, party_id, tender_id) -> bool:
+        return any(r.tender.tender_id == tender_id and r.tender.counterparty_id == party_id for r in self.rows)
+
+    def cancel(self, pks, now) -> None:
+        for row in self.rows:
+            if row.pk in pks:
+                row.tender = replace(row.tender, cancelled=True)
+
+    def take(self, pk, quantity_kw) -> None:
+        row = self.rows[pk - 1]
+        remaining = row.tender.remaining_kw - quantity_kw
+        assert remaining >= 0, "the tender's check constraint"
+        row.tender = replace(row.tender, remaining_kw=remaining)
+
+    def _visible(self, row: TenderRow, party_id: str) -> bool:
+        t = row.tender
+        return (
+            t.party_id == party_id
+            or t.counterparty_id == party_id
+            or party_id in self.distributions.get(row.distribution_pk, ())
+        )
+
+    def standing_visible_to(self, party_id, now, narrow: Narrowing, limit) -> list[ShownTender]:
+        found = []
+        for row in sorted(self.rows, key=lambda r: (r.tender.terms.interval.start, r.pk)):
+            t = row.tender
+            other = t.counterparty_id if t.party_id == party_id else t.party_id
+            if (
+                self._visible(row, party_id)
+                and not t.cancelled and t.remaining_kw > 0 and not t.is_expired(now) and not t.has_closed(now)
+                and (not narrow.counterparty_ids or other in narrow.counterparty_ids)
+                and (not narrow.market_contexts or t.terms.market_context in narrow.market_contexts)
+                and (not narrow.ids or t.tender_id in narrow.ids)
+                and _overlaps(t.terms.interval, narrow)
+            ):
+                found.append(ShownTender(t.tender_id, t.remaining_kw, row.rate_scale, row.stored_form))
+        return found[:limit]
+
+    def recipients(self, party_id, market_context, scope: DistributionScope = DistributionScope()) -> list[str]:
+        return sorted(
+            name
+            for name, party in self.uow.parties.items()
+            if name != party_id
+            and market_context in party.market_contexts
+            and (not scope.groups or party.groups & set(scope.groups))
+            and (not scope.service_areas or party.service_areas & set(scope.service_areas))
+        )
+
+    def new_distribution(self, party_id, request_id, recipients) -> int:
+        pk = len(self.distributions) + 1
+        self.distributions[pk] = list(recipients)
+        return pk
+
+    def distributed_to(self, tender_pks, party_id) -> set[int]:
+        return {r.pk for r in self.rows if r.pk in tender_pks and party_id in self.distributions.get(r.distribution_pk, ())}
+
+
+@dataclass
+class TransactionRow:
+    pk: int
+    party_id: str
+    counterparty_id: str
+    made: NewTransaction
+
+
+class FakeTransactions:
+    def __init__(self, uow: FakeUnitOfWork):
+        self.uow = uow
+        self.rows: list[TransactionRow] = []
+
+    def add(self, party_id, request_id, counterparty_id, made) -> None:
+        ids = [new.transaction_id for new in made]
+        used = {r.made.transaction_id for r in self.rows if r.party_id == party_id}
+        if used & set(ids) or len(set(ids)) != len(ids):
+            named = f"transactionID {ids[0]!r}" if len(ids) == 1 else f"A transactionID of {ids}"
+            raise DuplicateIdError(f"{named} is already used by {party_id!r}")
+        for new in made:
+            self.rows.append(TransactionRow(len(self.rows) + 1, party_id, counterparty_id, new))
+
+    def _tender_id(self, tender_pk: int) -> str:
+        return self.uow.tenders.rows[tender_pk - 1].tender.tender_id
+
+    def involving(self, party_id, narrow: Narrowing, limit) -> list[StoredTransaction]:
+        found = []
+        for row in sorted(self.rows, key=lambda r: (r.made.product.terms.interval.start, r.pk)):
+            other = row.counterparty_id if row.party_id == party_id else row.party_id
+            terms = row.made.product.terms
+            if (
+                party_id in (row.party_id, row.counterparty_id)
+                and (not narrow.counterparty_ids or other in narrow.counterparty_ids)
+                and (not narrow.market_contexts or terms.market_context in narrow.market_contexts)
+                and (not narrow.ids or row.made.transaction_id in narrow.ids)
+                and _overlaps(terms.interval, narrow)
+            ):
+                found.append(StoredTransaction(
+                    row.made.transaction_id, self._tender_id(row.made.tender_pk), row.party_id,
+                    row.counterparty_id, terms.side, row.made.stored_form,
+                ))
+        return found[:limit]
+
+    def lock_option(self, party_id, counterparty_id, transaction_id) -> StoredOption | None:
+        for row in self.rows:
+            option = row.made.product.option
+            if (
+                option is not None
+                and row.made.transaction_id == transaction_id
+                and {row.party_id, row.counterparty_id} == {party_id, counterparty_id}
+            ):
+                product = row.made.product
+                return StoredOption(
+                    row.pk, row.made.tender_pk, row.party_id, row.counterparty_id, product.terms.side,
+                    option.holder_side, option.option_type.value, option.strike_per_kwh, product.rate_scale,
+                    product.terms, row.made.stored_form,
+                )
+        return None
+
+    def exercises_of(self, option_pk) -> list[tuple[Interval, Decimal]]:
+        return [
+            (r.made.product.terms.interval, r.made.product.terms.quantity_kw)
+            for r in self.rows
+            if r.made.option_pk == option_pk
+        ]
+
+
+class FakePositions:
+    def __init__(self):
+        self.changes: dict[PositionKey, list[PositionChange]] = defaultdict(list)
+
+    def apply(self, changes) -> None:
+        for key, change in changes:
+            self.changes[key].append(change)
+
+    def read_window(self, party_id, window: Interval, market_contexts=(), product_kind=None, interface=None):
+        found = []
+        for key in sorted(self.changes):
+            if (
+                key.party_id != party_id
+                or (market_contexts and key.market_context not in market_contexts)
+                or (product_kind and key.product_kind != product_kind)
+                or (interface and (key.receipt_node, key.delivery_node) != tuple(interface))
+            ):
+                continue
+            merged = merge(self.changes[key])
+            before = [c for c in merged if c.at <= window.start]
+            inside = [c for c in merged if window.start < c.at < window.end]
+            opening = (sum((c.rate_kw for c in before), Decimal(0)), sum((c.value_rate for c in before), Decimal(0)))
+            if opening == (0, 0) and not inside:
+                continue
+            offsets = [(c.at - window.start) // timedelta(microseconds=1) for c in inside]
+            found.append(PositionWindow(
+                key, opening, window, offsets, [c.rate_kw for c in inside], [c.value_rate for c in inside]
+            ))
+        return found
+
+
+class FakeUnitOfWork:
+    """``with FakeUnitOfWork() as uow: ...; uow.commit()``, like the real one."""
+
+    def __init__(self, parties: dict[str, Party] | None = None):
+        self.parties = parties or {}
+        self.tenders = FakeTenders(self)
+        self.transactions = FakeTransactions(self)
+        self.positions = FakePositions()
+        self.committed = False
+
+    def __enter__(self) -> FakeUnitOfWork:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def commit(self) -> None:
+        self.committed = True
+
+
+@dataclass
+class FakeForms:
+    """Stored forms of exercised products: recorded, and named after the exercise."""
+
+    made: list[tuple] = field(default_factory=list)
+
+    def exercised(self, option_form, interval, quantity_text, side, uid) -> bytes:
+        self.made.append((option_form, interval, quantity_text, side, uid))
+        return f"<exercised {uid}>".encode()
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
