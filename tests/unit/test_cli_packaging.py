@@ -90,3 +90,29 @@ def test_positions_plot_without_the_demo_extra_says_what_to_install(monkeypatch,
     assert status == 1
     assert "temix positions --plot needs the demo extra: pip install 'temix-service[demo]'" in capsys.readouterr().err
     assert list(bare_environment.iterdir()) == []  # the database was not opened
+
+
+OPTIONAL = ("spyne", "matplotlib", "zeep", "requests")
+
+
+def test_the_core_install_requires_none_of_the_optional_packages():
+    from importlib.metadata import requires
+
+    core = [r for r in requires("temix-service") if "extra ==" not in r]
+    assert core, "no core requirement read from the package metadata"
+    assert not [r for r in core if r.split("=")[0].strip().lower() in OPTIONAL]
+
+
+def test_the_service_and_the_command_load_without_the_optional_packages():
+    blocked = "; ".join(f"sys.modules[{name!r}] = None" for name in OPTIONAL)
+    script = (
+        f"import sys; {blocked}\n"
+        "import service.app, service.front.granian_server, service.front.gunicorn_server, service.report\n"
+        "from service.cli import build_parser\n"
+        "build_parser().parse_args(['serve'])\n"
+        "print('loaded')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          check=False, cwd=REPO_ROOT)
+
+    assert (done.returncode, done.stdout, done.stderr) == (0, "loaded\n", "")
