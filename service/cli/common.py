@@ -19,7 +19,7 @@ def require_extra(extra: str, *modules: str, needed_by: str) -> None:
             importlib.import_module(module)
         except ImportError as error:
             raise CommandError(
-                f"{needed_by} needs the {extra} extra: pip install 'temix-service[{extra}]'"
+                f"{needed_by} needs the {extra} extra: pip install -e '.[{extra}]' in the checkout"
                 f" (scripts/serve.sh installs it) ({error})"
             ) from error
 

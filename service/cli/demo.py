@@ -27,7 +27,7 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
 
 def _demo(args: argparse.Namespace, settings: Settings, stdin=None) -> int:
     """The parties go into the database of ``settings`` (--data-dir, DATABASE_URL)."""
-    require_extra("demo", *DEMO_MODULES, needed_by="temix demo")
+    require_extra("demo", *DEMO_MODULES, needed_by="the demo")
     try:
         result = demo.main(args.url, out_dir=args.out, data_dir=settings.data_dir, day=args.day)
     except demo.DemoError as error:

@@ -39,7 +39,7 @@ def _positions(args, settings, stdin) -> int:
     except InvalidValueError as error:
         raise CommandError(error.description) from error
     if args.plot:
-        require_extra("demo", "matplotlib", needed_by="temix positions --plot")
+        require_extra("demo", "matplotlib", needed_by="--plot")
     engine = engine_for(open_database(settings))
     try:
         found = report.profiles(engine, args.party_id, window, step)

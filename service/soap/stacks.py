@@ -17,7 +17,7 @@ def soap_endpoint_of(stack: str) -> Callable:
         except ImportError as error:
             raise SettingsError(
                 "TEMIX_SOAP_STACK=spyne needs the spyne extra, on Python 3.11 (spyne 2.14 does not"
-                f" import on 3.12 or newer): pip install 'temix-service[spyne]' ({error})"
+                f" import on 3.12 or newer): pip install -e '.[spyne]' in the checkout ({error})"
             ) from error
         return soap_endpoint
     from service.soap.endpoint import soap_endpoint

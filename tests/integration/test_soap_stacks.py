@@ -14,7 +14,7 @@ from tests.support import messages as msg
 from tests.support.service import PARTIES, service  # noqa: F401  (fixture)
 from tests.support.soap import InProcessClient
 
-pytest.importorskip("spyne", reason="spyne does not import: the spyne extra is not installed (pip install '.[spyne]', Python 3.11 only)")
+pytest.importorskip("spyne", reason="spyne does not import: the spyne extra is not installed (pip install -e '.[spyne]', Python 3.11 only)")
 
 
 @pytest.fixture

@@ -65,7 +65,7 @@ def test_serve_with_the_spyne_stack_but_no_spyne_is_a_settings_error(monkeypatch
     error = capsys.readouterr().err
     assert status == 2
     assert error.startswith("temix: error: TEMIX_SOAP_STACK=spyne needs the spyne extra")
-    assert "pip install 'temix-service[spyne]'" in error
+    assert "pip install -e '.[spyne]'" in error
     assert list(bare_environment.iterdir()) == []  # no database started
 
 
@@ -77,7 +77,7 @@ def test_demo_without_the_demo_extra_says_what_to_install(monkeypatch, capsys, b
 
     error = capsys.readouterr().err
     assert status == 1
-    assert error.startswith("temix: temix demo needs the demo extra: pip install 'temix-service[demo]'")
+    assert error.startswith("temix: the demo needs the demo extra: pip install -e '.[demo]'")
     assert list(bare_environment.iterdir()) == []  # no party registered, no plot folder
 
 
@@ -88,7 +88,7 @@ def test_positions_plot_without_the_demo_extra_says_what_to_install(monkeypatch,
                   "--data-dir", str(bare_environment)])
 
     assert status == 1
-    assert "temix positions --plot needs the demo extra: pip install 'temix-service[demo]'" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith("temix: --plot needs the demo extra: pip install -e '.[demo]'")
     assert list(bare_environment.iterdir()) == []  # the database was not opened
 
 
