@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (.venv, Python 3.11) and run the service: scripts/serve.sh [temix serve options]
+# Set up (.venv, Python 3.11 or newer, with the demo extra: scripts/setup.sh) and run the service:
+#   scripts/serve.sh [temix serve options]
 #   scripts/serve.sh                         http://127.0.0.1:8080, embedded PostgreSQL in
 #                                            ~/.local/share/temix (TEMIX_DATA_DIR, --data-dir)
 #   scripts/serve.sh --port 9000 --workers 4

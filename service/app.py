@@ -14,6 +14,7 @@ from service.auth.wssecurity import Authenticator
 from service.config import Settings
 from service.pipeline import ENDPOINTS, UNDERSTOOD, Pipeline, operations_of
 from service.soap.schema import SchemaSet
+from service.soap.stacks import soap_endpoint_of
 from service.soap.wsgi import SoapFront
 from service.store.db import database_answers, make_engine
 from service.store.markets import MarketContexts
@@ -31,10 +32,7 @@ def create_app(settings: Settings, engine=None, clock=None) -> SoapFront:
     pipeline = Pipeline(engine, schemas, authenticator, market_of=MarketContexts(engine).__getitem__)
     if clock is not None:
         pipeline.clock = clock
-    if settings.soap_stack == "spyne":
-        from service.soap.spyne_app import soap_endpoint  # spyne is imported only when chosen
-    else:
-        from service.soap.endpoint import soap_endpoint
+    soap_endpoint = soap_endpoint_of(settings.soap_stack)
     endpoints = {
         name: soap_endpoint(name, operations_of(name), schemas, pipeline.handle, UNDERSTOOD) for name in ENDPOINTS
     }

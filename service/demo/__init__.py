@@ -36,7 +36,7 @@ The options step is reported and skipped, not fatal, when the server does not su
 
 from service.demo.parties import DemoError
 from service.demo.report import DemoResult
-from service.demo.scenario import add_arguments, main, run_command
+from service.demo.scenario import add_arguments, main
 from service.demo.strategies import (
     BUY_BACK_SPREAD,
     CAP_STRIKE,
@@ -53,5 +53,4 @@ __all__ = [
     "DemoResult",
     "add_arguments",
     "main",
-    "run_command",
 ]

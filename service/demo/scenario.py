@@ -189,13 +189,3 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--day", type=date.fromisoformat, metavar="YYYY-MM-DD",
                         help="delivery day, UTC (default: tomorrow)")
 
-
-def run_command(args: argparse.Namespace, settings, stdin=None) -> int:
-    """``temix demo``: the parties go into the database of ``settings`` (--data-dir, DATABASE_URL)."""
-    from service.cli_common import CommandError
-
-    try:
-        result = main(args.url, out_dir=args.out, data_dir=settings.data_dir, day=args.day)
-    except DemoError as error:
-        raise CommandError(str(error)) from error
-    return 1 if result.options.startswith("failed") else 0

@@ -1,4 +1,4 @@
-"""The temix command's argument handling, without a database (service/cli.py)."""
+"""The temix command's argument handling, without a database (service/cli/)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import io
 
 import pytest
 
-from service.cli import CommandError, _endpoint_urls, build_parser, read_password
+from service.cli import CommandError, build_parser, read_password
+from service.cli.serve import endpoint_urls
 from service.config import Settings
 
 
@@ -42,7 +43,7 @@ def test_serve_options_default_to_the_settings():
 
 
 def test_the_endpoint_line_names_both_services_and_their_wsdl():
-    line = _endpoint_urls(Settings.from_env({}, host="::1", port=9000))
+    line = endpoint_urls(Settings.from_env({}, host="::1", port=9000))
 
     assert line == (
         "http://[::1]:9000/EiTender (WSDL http://[::1]:9000/EiTender?wsdl) and "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from contextlib import contextmanager
 
 from service.config import Settings
@@ -9,6 +10,18 @@ from service.config import Settings
 
 class CommandError(Exception):
     """A command cannot do what it was asked; the message is for the user."""
+
+
+def require_extra(extra: str, *modules: str, needed_by: str) -> None:
+    """Refuse, naming the install command, when a module of an optional extra is missing."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise CommandError(
+                f"{needed_by} needs the {extra} extra: pip install -e '.[{extra}]' in the checkout"
+                f" (scripts/serve.sh installs it) ({error})"
+            ) from error
 
 
 def print_table(rows: list[tuple[str, ...]]) -> None:

