@@ -2,7 +2,7 @@
 
 The set is one swappable folder (``schemas/oasis``) with one entry schema (``cts-all.xsd``);
 our extension schema (``schemas/temix-ext.xsd``) is loaded beside it. lxml is used on the
-request path (about 15 us per message here); xmlschema is ~100x slower and stays in tests.
+request path; xmlschema is two orders of magnitude slower and stays in tests.
 """
 
 from pathlib import Path

@@ -62,7 +62,7 @@ def make_engine(url: str, *, application_name: str = APPLICATION_NAME, autocommi
 
     A gunicorn sync worker serves one request at a time inside one unit of work, so it needs
     one connection; the pool keeps two and allows two more for anything done beside a request.
-    No ``pool_pre_ping``: it costs a round trip on every request (~0.25 ms here); a checkout
+    No ``pool_pre_ping``: it costs a round trip on every request (bench/README.md); a checkout
     looks at the connection's socket instead (``_replace_dead_on_checkout``).
 
     ``autocommit``: connections in autocommit mode from the start, for the service's units of
