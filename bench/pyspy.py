@@ -1,4 +1,4 @@
-"""Where a worker's time goes: py-spy samples of the live gunicorn workers under load,
+"""Where a worker's time goes: py-spy samples of the live workers (gunicorn or granian) under load,
 folded into the steps of a request.
 
 ``record(pids, seconds, folder)`` runs ``py-spy record --idle --format raw`` on each worker;
@@ -20,8 +20,11 @@ RATE_HZ = 200
 # (category, substrings of a frame "function (file:line)"), checked outermost to innermost:
 # the innermost matching frame decides.
 RULES = [
-    ("gunicorn: HTTP parse, write, access log", ("gunicorn/",)),
-    ("idle: waiting for a connection", ("SyncWorker.wait (", "SyncWorker.accept (")),
+    ("front: HTTP (gunicorn), access log", ("gunicorn/",)),
+    ("front: granian's Python side (worker loop, access log)", ("granian/",)),
+    ("front: event loop (asyncio)", ("asyncio/",)),
+    ("idle: waiting for a connection", ("SyncWorker.wait (", "SyncWorker.accept (", "selectors.py")),
+    ("front: RSGI bridge (environ, body, response)", ("service/front/",)),
     ("WSGI front (body read, routing)", ("service/soap/wsgi.py",)),
     ("SOAP endpoint: envelope, faults, reply serialisation", ("service/soap/endpoint.py", "spyne/")),
     ("XML parse (hardened parser + tree checks)", ("parse_document (", "_check_tree (")),
@@ -41,18 +44,19 @@ RULES = [
     ("SAVEPOINT / RELEASE round trips", ("do_savepoint (", "do_release_savepoint (", "do_rollback_to_savepoint (")),
     ("COMMIT (WAL flush, synchronous_commit on)", ("do_commit (",)),
     ("ROLLBACK on return to pool", ("do_rollback (",)),
-    ("gunicorn: HTTP parse, write, access log", ("gunicorn/glogging.py", "logging/")),
+    ("front: access log", ("gunicorn/glogging.py", "logging/")),
 ]
 
 
-def record(pids: list[int], seconds: int, folder: Path, py_spy: str | None = None) -> list[subprocess.Popen]:
-    """Start one py-spy per worker; wait on the returned processes."""
+def record(pids: list[int], seconds: int, folder: Path, py_spy: str | None = None, idle: bool = True) -> list[subprocess.Popen]:
+    """Start one py-spy per worker; wait on the returned processes. ``idle=False`` samples only
+    threads on a CPU: the table is then CPU time, not wall time."""
     folder.mkdir(parents=True, exist_ok=True)
     exe = py_spy or str(Path(sys.executable).with_name("py-spy"))
     return [
         subprocess.Popen(
-            [exe, "record", "--pid", str(pid), "--rate", str(RATE_HZ), "--duration", str(seconds), "--idle",
-             "--format", "raw", "--output", str(folder / f"worker-{pid}.txt")],
+            [exe, "record", "--pid", str(pid), "--rate", str(RATE_HZ), "--duration", str(seconds),
+             *(["--idle"] if idle else []), "--format", "raw", "--output", str(folder / f"worker-{pid}.txt")],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         for pid in pids

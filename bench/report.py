@@ -1,5 +1,5 @@
 """bench/results/<date>.json -> bench/results/<date>.md (run_all.py calls it; also usable alone:
-``python bench/report.py bench/results/2026-11-25.json``)."""
+``python bench/report.py bench/results/<date>.json``)."""
 
 from __future__ import annotations
 

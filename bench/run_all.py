@@ -1,12 +1,12 @@
 """The whole bench in one command: writes bench/results/<date>.md (and .json, explain-*.txt).
 
-    /tmp/venv/bin/python bench/run_all.py                # scales 10^4 10^5 10^6, 20 s per phase
-    /tmp/venv/bin/python bench/run_all.py --scales 10000 --duration 5   # a quick look
-    /tmp/venv/bin/python bench/run_all.py --src /tmp/temix-src           # measure another tree
+    .venv/bin/python bench/run_all.py                # scales 10^4 10^5 10^6, 20 s per phase
+    .venv/bin/python bench/run_all.py --scales 10000 --duration 5   # a quick look
+    .venv/bin/python bench/run_all.py --src /tmp/temix-src           # measure another tree
 
 For each scale: a fresh embedded PostgreSQL in a temporary folder, migrated; parties
 registered; S tenders + S transactions preloaded by COPY (preload.py); `temix serve`
-(2 sync workers, deploy/gunicorn.conf.py) started; then, with 4 client processes:
+(its default front, 2 workers) started; then, with 4 client processes:
 baseline (bench/baseline under the same `temix serve`), EiCreateTender, EiCreateTransaction
 on distinct tenders, EiCancelTender, EiRequestTender, EiRequestTransaction and
 EiRequestPosition (each at peak, the three reads also at half of their peak), and the
@@ -19,7 +19,6 @@ temporary folders are removed (--keep keeps them).
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import platform
@@ -72,11 +71,13 @@ def log(message: str) -> None:
 
 
 class Server:
-    """One `temix serve` (gunicorn master = this process; its children are the workers)."""
+    """One `temix serve` (the front's master = this process; its children are the workers)."""
 
     def __init__(self, name, data_dir: Path, port: int, logs: Path, *, app=None, database_url=None, workers=2,
-                 env=None, command=None):
+                 env=None, command=None, role=None):
         self.name, self.data_dir, self.port, self.app = name, data_dir, port, app
+        # role: the CPU table's column for this server's processes (fronts.py gives each its own)
+        self.role = role or ("baseline" if name == "baseline" else "service")
         self.database_url, self.workers, self.logs = database_url, workers, logs
         # env: extra settings (e.g. TEMIX_FRONT); command: instead of `temix serve` (bench/fronts.py)
         self.env, self.command = env or {}, command
@@ -169,15 +170,14 @@ def cpu_snapshot() -> dict:
 
 
 def roles(servers, postmaster: int | None) -> dict[int, str]:
-    """pid -> 'service workers' / 'baseline workers' / 'postgres' / 'bench' for the bench's processes."""
+    """pid -> '<role> (master + workers)' / 'postgres' / 'bench ...' for the bench's processes."""
     found = {}
     me = psutil.Process()
     for child in [me] + me.children(recursive=True):
         found[child.pid] = "bench (orchestrator, clients)"
     for server in servers:
-        label = "baseline" if server.name == "baseline" else "service"
         for pid in [server.process.pid] + server.worker_pids():
-            found[pid] = f"{label} (gunicorn master + workers)"
+            found[pid] = f"{server.role} (master + workers)"
     if postmaster:
         try:
             for p in [psutil.Process(postmaster)] + psutil.Process(postmaster).children(recursive=True):
@@ -437,12 +437,7 @@ class ScaleRun:
                 "idle_share": counts.get("idle: waiting for a connection", 0) / max(total, 1),
                 "table": prof.table(counts, figures.requests),
             }
-            keep = BENCH / "results" / f"{self.args.date}-pyspy-{label}"
-            shutil.rmtree(keep, ignore_errors=True)
-            keep.mkdir(parents=True)
-            for raw in folder.glob("worker-*.txt"):  # folded stacks, gzipped: evidence, not for reading
-                with open(raw, "rb") as source, gzip.open(keep / (raw.name + ".gz"), "wb", compresslevel=9) as target:
-                    shutil.copyfileobj(source, target)
+            # the folded stacks stay in the work folder (--keep keeps them); the table is in the results
 
     def scale_out(self, accept_rate) -> None:
         second = self.server("service-2", self.port + 2, database_url=self.url)
@@ -546,7 +541,7 @@ def write_results(args, info, runs, started) -> None:
     import report
 
     data = {"date": args.date, "machine": info, "duration": args.duration, "clients": args.clients,
-            "workers": args.workers,
+            "workers": args.workers, "front": "granian",  # `temix serve`'s default: Server.start drops TEMIX_*
             "wall_minutes": (time.time() - started) / 60,
             "runs": [{"phases": r.phases, "extra": r.extra} for r in runs]}
     json_path = BENCH / "results" / f"{args.date}.json"
