@@ -52,6 +52,22 @@ def counterparty_sql(narrow: Narrowing, column: str) -> tuple[str, list]:
     return f" AND {column} = ANY(%s)", [list(narrow.counterparty_ids)]
 
 
+def first_per_branch(
+    branches: list[tuple[str, list, str]], narrow: Narrowing, alias: str, id_column: str, limit: int
+) -> tuple[str, list]:
+    """The UNION ALL of one SELECT per way a party sees a row, each narrowed, ordered by
+    delivery start and stopped at ``limit`` rows (so each reads its own index in list order),
+    and its parameters. ``branches``: (the SELECT up to its WHERE conditions, their parameters,
+    the column holding the row's other side)."""
+    conditions, narrowed = narrowing_sql(narrow, alias, id_column)
+    selects, params = [], []
+    for head, head_params, other_side in branches:
+        with_counterparty, counterparty_params = counterparty_sql(narrow, other_side)
+        selects.append(f"({head}{with_counterparty}{conditions} ORDER BY {alias}.start_at, {alias}.id LIMIT %s)")
+        params += [*head_params, *counterparty_params, *narrowed, limit]
+    return " UNION ALL ".join(selects), params
+
+
 def terms_columns(terms, option=None) -> dict:
     """The columns tenders and transactions share, from domain Terms (and OptionTerms)."""
     return dict(

@@ -15,7 +15,7 @@ from service.domain.errors import DuplicateIdError, NotFoundError
 from service.domain.intervals import Interval
 from service.domain.options import OptionTerms, OptionType
 from service.domain.tenders import Interface, Side, Tender, Terms
-from service.store.narrowing import counterparty_sql, fetch_list, narrowing_sql, terms_columns
+from service.store.narrowing import fetch_list, first_per_branch, terms_columns
 from service.store.tables import tender
 
 UNIQUE_TENDER_ID = "uq_tender_party_tender_id"
@@ -173,19 +173,13 @@ class TenderRepository:
         order and stopped at ``limit`` rows (an interval filter reads the window from the GiST
         index instead); then the first ``limit`` of the three. Planned anew each time: see
         ``narrowing.CUSTOM_PLAN``."""
-        conditions, narrowed = narrowing_sql(narrow, "t", "tender_id")
-        branches, params = [], []
-        for source, other_side in _BRANCHES:
-            with_counterparty, counterparty_params = counterparty_sql(narrow, other_side)
-            branches.append(
-                f"(SELECT {_SHOWN} {source} AND {_STANDING}{with_counterparty}{conditions}"
-                " ORDER BY t.start_at, t.id LIMIT %s)"
-            )
-            params += [party_id, now, now, *counterparty_params, *narrowed, limit]
+        branches = [
+            (f"SELECT {_SHOWN} {source} AND {_STANDING}", [party_id, now, now], other) for source, other in _BRANCHES
+        ]
+        union, params = first_per_branch(branches, narrow, "t", "tender_id", limit)
         query = (
-            "SELECT tender_id, remaining_kw, rate_scale, product_xml FROM ("
-            + " UNION ALL ".join(branches)
-            + ") shown ORDER BY start_at, id LIMIT %s"
+            f"SELECT tender_id, remaining_kw, rate_scale, product_xml FROM ({union}) shown"
+            " ORDER BY start_at, id LIMIT %s"
         )
         params.append(limit)
         rows = fetch_list(self._uow, "temix_standing", query, params)

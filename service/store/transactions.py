@@ -12,7 +12,7 @@ from service.domain.errors import DuplicateIdError
 from service.domain.intervals import Interval
 from service.domain.products import Product
 from service.domain.tenders import Interface, Side, Terms
-from service.store.narrowing import counterparty_sql, fetch_list, narrowing_sql, terms_columns
+from service.store.narrowing import fetch_list, first_per_branch, terms_columns
 
 UNIQUE_TRANSACTION_ID = "uq_transaction_party_transaction_id"
 
@@ -109,19 +109,13 @@ class TransactionRepository:
         ``limit`` rows (an interval filter reads the window from the GiST index instead); the
         tenderIDs are looked up for the rows returned only. Planned anew each time: see
         ``narrowing.CUSTOM_PLAN``."""
-        conditions, narrowed = narrowing_sql(narrow, "x", "transaction_id")
-        branches, params = [], []
-        for own_side, other_side in _SIDES:
-            with_counterparty, counterparty_params = counterparty_sql(narrow, other_side)
-            branches.append(
-                f"(SELECT {_LISTED} FROM transaction x WHERE {own_side} = %s{with_counterparty}{conditions}"
-                " ORDER BY x.start_at, x.id LIMIT %s)"
-            )
-            params += [party_id, *counterparty_params, *narrowed, limit]
+        branches = [
+            (f"SELECT {_LISTED} FROM transaction x WHERE {own} = %s", [party_id], other) for own, other in _SIDES
+        ]
+        union, params = first_per_branch(branches, narrow, "x", "transaction_id", limit)
         query = (
             "SELECT x.transaction_id, t.tender_id, x.party_id, x.counterparty_id, x.side, x.product_xml FROM ("
-            + " UNION ALL ".join(branches)
-            + " ORDER BY start_at, id LIMIT %s) x JOIN tender t ON t.id = x.tender_pk ORDER BY x.start_at, x.id"
+            f"{union} ORDER BY start_at, id LIMIT %s) x JOIN tender t ON t.id = x.tender_pk ORDER BY x.start_at, x.id"
         )
         params.append(limit)
         rows = fetch_list(self._uow, "temix_involving", query, params)
