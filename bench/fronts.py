@@ -218,19 +218,23 @@ def _round_ratio(row: dict, reference: dict | None) -> float:
 def render(data: dict) -> str:
     m = data["machine"]
     ref = data["fronts"][0]["front"] if data.get("trees") else "gunicorn sync"
-    out = [f"# HTTP fronts side by side, {data['date']}", "",
+    out = [f"# {'Service trees' if data.get('trees') else 'HTTP fronts'} side by side, {data['date']}", "",
            f"Machine: {m['nproc']} cores ({m['model']}), Python {m['python']}; service tree `{m['src']}` at {m['commit']}. "
            f"One embedded PostgreSQL (preloaded with {data['scale']:,} tenders and transactions), all fronts running at "
-           f"once on their own ports, {data['workers']} workers each; {data['rounds']} rounds, each running every front in "
-           f"turn for {data['duration']:.0f} s of EiCreateTender then {data['duration']:.0f} s of EiCreateTransaction "
-           f"(on the tenders it just made), {data['clients']} client processes, closed loop, keep-alive whenever the "
+           f"once on their own ports, {data['workers']} workers each; {data['rounds']} rounds, each running "
+           + (f"every operation for {data['duration']:.0f} s (the contended acceptance until its 4 tenders are filled) "
+              "on every tree in turn, the writes on the tenders that tree just made, "
+              if data.get("trees") else
+              f"every front in turn for {data['duration']:.0f} s of EiCreateTender then {data['duration']:.0f} s of "
+              "EiCreateTransaction (on the tenders it just made), ")
+           + f"{data['clients']} client processes, closed loop, keep-alive whenever the "
            "server keeps the connection. The machine is shared and was busy (column 'other': cores of 2 used by other "
            "sessions during the phase): compare fronts within this run, medians over the interleaved rounds, and the "
            "CPU per request more than the rates. 'x': the ratio of the medians; 'paired': the median of the "
            "ratios within each round.", "",
            *([f"Trees (each a front above, `temix serve` run from its own source; 'x {ref}': over the first): "
               + "; ".join(f"**{name}** `{t['src']}` at {t['commit']}" for name, t in data["trees"].items())
-              + ". Every operation at peak, each run on every tree in turn (the order alternating by round).", ""]
+              + ". The order of the trees alternates by round.", ""]
              if data.get("trees") else []),
            f"| front | operation | req/s (median; rounds) | x {ref}; paired | x baseline; paired | p50 / p99 ms | "
            "connections / requests | other cores | errors |",
