@@ -4,6 +4,7 @@ the same client, the fronts in interleaved rounds.
     .venv/bin/python bench/fronts.py                  # every front, 10 s per phase, 30 s of slow clients
     .venv/bin/python bench/fronts.py --fronts gunicorn-sync granian baseline --rounds 5 --profile
     .venv/bin/python bench/fronts.py --duration 5 --slow-seconds 10 --fronts granian gunicorn-sync
+    .venv/bin/python bench/fronts.py --trees before=/tmp/before after=/tmp/after --slow-seconds 0
 
 Fronts: ``gunicorn-sync`` (the front before issue 11: 2 sync workers, deploy/gunicorn.conf.py),
 ``gunicorn-gthread`` (the same file with worker_class gthread, 4 threads), ``granian-wsgi``
@@ -16,6 +17,12 @@ server keeps the connection, with CPU per request by process (run_all.py's accou
 50 slow clients (run by bench/slowclients.py; ``--slow-seconds 0``: none) while an ordinary
 request is timed every 0.25 s; with ``--profile``, py-spy on the granian front's workers.
 Writes bench/results/<date>-fronts.md and .json.
+
+``--trees NAME=PATH ...`` instead compares service trees (e.g. before and after a change): each
+tree's `temix serve` (its default front) runs from its own source, all on the one database,
+the first tree the reference; a round runs every operation of run_all.py at peak (the writes,
+the three reads, the contended acceptance with its exactness check), each operation on every
+tree in turn. Writes bench/results/<date>-trees.md and .json.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -53,9 +61,16 @@ FRONTS = {
 }
 REFERENCE, BASELINE = "gunicorn-sync", "baseline"
 OPERATIONS = ("EiCreateTender", "EiCreateTransaction")
+TREES: dict[str, Path] = {}  # --trees: name -> the service tree its server runs from
+READS = (("request_tender", "EiRequestTender"), ("request_transaction", "EiRequestTransaction"),
+         ("request_position", "EiRequestPosition"))
+TREE_OPERATIONS = ("EiCreateTender", "EiCreateTransaction", "EiCancelTender", *(op for _, op in READS),
+                   "EiCreateTransaction (contended)")
 
 
 def server_kwargs(front: str, run: ScaleRun, port: int) -> dict:
+    if front in TREES:
+        return {"src": TREES[front]}  # `temix serve` as that tree ships it
     if front == BASELINE:
         return {"env": {"TEMIX_FRONT": "gunicorn"}, "app": "baseline.app:create_app"}
     if front == "gunicorn-sync":
@@ -95,6 +110,44 @@ def one_round(run: ScaleRun, front: str, port: int, round_no: int) -> list[dict]
     return entries
 
 
+def trees_round(run: ScaleRun, order: list[str], ports: dict, round_no: int, fronts: list[dict]) -> None:
+    """Every operation at peak, each on every tree in ``order`` before the next operation (the
+    same operation's phases within a minute of each other); the writes on the tenders each
+    tree made this round."""
+    tag = {front: f"t{list(TREES).index(front)}r{round_no}" for front in order}
+    made = {}
+
+    def measure(front, spec, op):
+        if op.endswith("(contended)"):
+            accepted = next(e for e in phases_of(front)[::-1] if e["name"].endswith(": EiCreateTransaction"))
+            run.contended(spec["tag"], accepted["rate"], [ports[front]], run.clients, f"{front}: {op}")
+            entry, results = run.phases[-1], []
+        else:
+            _, results, entry = run.phase(spec, f"{front}: {op}", ports=[ports[front]])
+        phases_of(front).append(entry | {"connects": sum(r["connects"] for r in results), "round": round_no})
+        return results
+
+    def phases_of(front):
+        return next(f for f in fronts if f["front"] == front)["phases"]
+
+    for front in order:
+        made[front] = [r["result"]["made"] for r in measure(front, {"kind": "create_tender", "tag": tag[front]},
+                                                              "EiCreateTender")]
+    for kind, op, suffix in (("accept_distinct", "EiCreateTransaction", "a"), ("cancel_tender", "EiCancelTender", "k")):
+        for front in order:
+            measure(front, {"kind": kind, "tag": tag[front] + suffix, "made": made[front], "made_tag": tag[front]}, op)
+    for kind, op in READS:
+        for front in order:
+            measure(front, {"kind": kind, "tag": f"{tag[front]}{kind[8:12]}"}, op)
+    for front in order:
+        measure(front, {"tag": tag[front] + "c"}, "EiCreateTransaction (contended)")
+
+
+def tree_commit(path: Path) -> str:
+    return subprocess.run(["git", "-C", str(path), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip() or "not a git tree"
+
+
 def cpu_ms_per_request(entry: dict, front: str) -> dict:
     """ms of CPU per request of the front's own processes (the idle fronts' are left out),
     PostgreSQL, the client, interrupts; and the cores other sessions used meanwhile."""
@@ -122,8 +175,9 @@ def summary(data: dict) -> list[dict]:
     ``x_baseline``), and the median of the per-round ratios (``_paired``: a round runs every
     front within a few minutes, so the machine's slower drift cancels; its quicker swings do not)."""
     rows = []
+    operations = TREE_OPERATIONS if data.get("trees") else OPERATIONS
     for front in data["fronts"]:
-        for op in (BASELINE,) if front["front"] == BASELINE else OPERATIONS:
+        for op in (BASELINE,) if front["front"] == BASELINE else operations:
             entries = [e for e in front["phases"] if e["name"].endswith(op)]
             if not entries:
                 continue
@@ -132,12 +186,13 @@ def summary(data: dict) -> list[dict]:
                          "by_round": {e.get("round", i): e["rate"] for i, e in enumerate(entries)},
                          "rate": _median([e["rate"] for e in entries]),
                          "p50_ms": _median([e["p50_ms"] for e in entries]), "p99_ms": _median([e["p99_ms"] for e in entries]),
-                         "connects": sum(e["connects"] for e in entries), "requests": sum(e["requests"] for e in entries),
+                         "connects": sum(e.get("connects", 0) for e in entries), "requests": sum(e["requests"] for e in entries),
                          "server": _median([c["server"] for c in cpu]), "postgres": _median([c["postgres"] for c in cpu]),
                          "client": _median([c["client"] for c in cpu]), "kernel_irq": _median([c["kernel_irq"] for c in cpu]),
                          "total": _median([c["total"] for c in cpu]),
                          "other": _median([c["other_cores"] for c in cpu]), "errors": sum(e["errors"] for e in entries)})
-    reference = {r["op"]: r for r in rows if r["front"] == REFERENCE}
+    reference_front = data["fronts"][0]["front"] if data.get("trees") else REFERENCE
+    reference = {r["op"]: r for r in rows if r["front"] == reference_front}
     baseline = next((r for r in rows if r["front"] == BASELINE), None)
     for r in rows:
         b = reference.get(r["op"])
@@ -162,17 +217,26 @@ def _round_ratio(row: dict, reference: dict | None) -> float:
 
 def render(data: dict) -> str:
     m = data["machine"]
-    out = [f"# HTTP fronts side by side, {data['date']}", "",
+    ref = data["fronts"][0]["front"] if data.get("trees") else "gunicorn sync"
+    out = [f"# {'Service trees' if data.get('trees') else 'HTTP fronts'} side by side, {data['date']}", "",
            f"Machine: {m['nproc']} cores ({m['model']}), Python {m['python']}; service tree `{m['src']}` at {m['commit']}. "
            f"One embedded PostgreSQL (preloaded with {data['scale']:,} tenders and transactions), all fronts running at "
-           f"once on their own ports, {data['workers']} workers each; {data['rounds']} rounds, each running every front in "
-           f"turn for {data['duration']:.0f} s of EiCreateTender then {data['duration']:.0f} s of EiCreateTransaction "
-           f"(on the tenders it just made), {data['clients']} client processes, closed loop, keep-alive whenever the "
+           f"once on their own ports, {data['workers']} workers each; {data['rounds']} rounds, each running "
+           + (f"every operation for {data['duration']:.0f} s (the contended acceptance until its 4 tenders are filled) "
+              "on every tree in turn, the writes on the tenders that tree just made, "
+              if data.get("trees") else
+              f"every front in turn for {data['duration']:.0f} s of EiCreateTender then {data['duration']:.0f} s of "
+              "EiCreateTransaction (on the tenders it just made), ")
+           + f"{data['clients']} client processes, closed loop, keep-alive whenever the "
            "server keeps the connection. The machine is shared and was busy (column 'other': cores of 2 used by other "
            "sessions during the phase): compare fronts within this run, medians over the interleaved rounds, and the "
            "CPU per request more than the rates. 'x': the ratio of the medians; 'paired': the median of the "
            "ratios within each round.", "",
-           "| front | operation | req/s (median; rounds) | x gunicorn sync; paired | x baseline; paired | p50 / p99 ms | "
+           *([f"Trees (each a front above, `temix serve` run from its own source; 'x {ref}': over the first): "
+              + "; ".join(f"**{name}** `{t['src']}` at {t['commit']}" for name, t in data["trees"].items())
+              + ". The order of the trees alternates by round.", ""]
+             if data.get("trees") else []),
+           f"| front | operation | req/s (median; rounds) | x {ref}; paired | x baseline; paired | p50 / p99 ms | "
            "connections / requests | other cores | errors |",
            "|" + "---|" * 9]
     rows = summary(data)
@@ -186,7 +250,7 @@ def render(data: dict) -> str:
             "orchestrator and its 4 client processes; interrupts: the machine's irq + softirq (loopback TCP), "
             "belonging to no process. Throughput follows total CPU per request when the phases load the machine "
             "alike: 'x baseline by CPU' is the baseline's total / this total.", "",
-            "| front | operation | server | PostgreSQL | client | interrupts | total | x gunicorn sync by server + "
+            f"| front | operation | server | PostgreSQL | client | interrupts | total | x {ref} by server + "
             "PostgreSQL CPU | x baseline by CPU |", "|" + "---|" * 9]
     for r in rows:
         out.append(f"| {r['front']} | {r['op']} | {r['server']:.2f} | {r['postgres']:.2f} | {r['client']:.2f} | "
@@ -252,6 +316,8 @@ def main(argv=None) -> int:
     parser.add_argument("--settle", type=float, default=5.0)
     parser.add_argument("--date", default=date.today().isoformat())
     parser.add_argument("--src", default=str(SRC))
+    parser.add_argument("--trees", nargs="+", metavar="NAME=PATH",
+                        help="compare these service trees (the first is the reference) on every operation")
     parser.add_argument("--render", metavar="JSON", help="only rewrite the markdown of an earlier run's JSON")
     args = parser.parse_args(argv)
     if args.render:
@@ -261,6 +327,11 @@ def main(argv=None) -> int:
     if REFERENCE in args.fronts:
         args.fronts.remove(REFERENCE)
         args.fronts.insert(0, REFERENCE)  # the reference comes first
+    for name, _, path in (tree.partition("=") for tree in args.trees or []):
+        TREES[name] = Path(path).resolve()
+        FRONTS[name] = f"`temix serve` from {TREES[name]} at {tree_commit(TREES[name])}"
+    if TREES:
+        args.fronts = list(TREES)
     workdir = Path(tempfile.mkdtemp(prefix="temix-fronts-", dir="/tmp"))
     monitor = Monitor()
     monitor.start()
@@ -280,6 +351,9 @@ def main(argv=None) -> int:
             start(run, front, ports[front])
         for round_no in range(args.rounds):
             order = args.fronts if round_no % 2 == 0 else args.fronts[::-1]
+            if TREES:
+                trees_round(run, order, ports, round_no, fronts)
+                continue
             for front in order:
                 next(f for f in fronts if f["front"] == front)["phases"] += one_round(run, front, ports[front], round_no)
         for entry in fronts:
@@ -301,8 +375,9 @@ def main(argv=None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
         data = {"date": args.date, "machine": info, "scale": args.scale, "duration": args.duration,
                 "slow_seconds": args.slow_seconds, "rounds": args.rounds, "clients": args.clients, "workers": args.workers,
-                "fronts": fronts, "profile": profiled}
-        stem = BENCH / "results" / f"{args.date}-fronts"
+                "fronts": fronts, "profile": profiled,
+                "trees": {name: {"src": str(path), "commit": tree_commit(path)} for name, path in TREES.items()}}
+        stem = BENCH / "results" / f"{args.date}-{'trees' if TREES else 'fronts'}"
         stem.with_suffix(".json").write_text(json.dumps(data, indent=1, default=str))
         stem.with_suffix(".md").write_text(render(data))
         log(f"wrote {stem}.md and .json")

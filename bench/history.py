@@ -11,7 +11,7 @@ Columns: see ``COLUMNS``; CPU figures are ms of CPU per request of the server's 
 (front + workers), of PostgreSQL and of the bench's clients; ``other_cores`` is what other
 processes on the machine used meanwhile (of 2 cores); ``x_baseline`` is a write's req/s over
 the bare baseline's in the same run and scale; ``x_gunicorn_sync`` the same over the gunicorn sync front
-(fronts runs only).
+(fronts runs only). A ``fronts.py --trees`` run gives each tree's rows its own ``commit``.
 """
 
 from __future__ import annotations
@@ -80,14 +80,17 @@ def fronts_rows(data: dict, source: str) -> list[dict]:
 
     m = data["machine"]
     rows = []
+    trees = data.get("trees") or {}  # fronts.py --trees: each row is a tree's `temix serve` (granian)
     for r in fronts.summary(data):
+        tree = trees.get(r["front"])
         rows.append({
-            "date": data["date"][:10], "commit": m["commit"], "source": source, "scale": data["scale"],
-            "front": r["front"], "workers": data["workers"], "clients": data["clients"],
+            "date": data["date"][:10], "commit": tree["commit"] if tree else m["commit"], "source": source,
+            "scale": data["scale"], "front": "granian" if tree else r["front"], "workers": data["workers"],
+            "clients": data["clients"],
             "phase_s": _num(data["duration"], 1),
             "operation": BASELINE if r["op"] == fronts.BASELINE else r["op"],
             "req_s": _num(r["rate"], 1), "p50_ms": _num(r["p50_ms"]), "p99_ms": _num(r["p99_ms"]), "max_ms": "",
-            "errors": r["errors"], "x_baseline": _num(r["x_baseline"]), "x_gunicorn_sync": _num(r["x_rate"]),
+            "errors": r["errors"], "x_baseline": _num(r["x_baseline"]), "x_gunicorn_sync": "" if tree else _num(r["x_rate"]),
             "server_cpu_ms": _num(r["server"]), "postgres_cpu_ms": _num(r["postgres"]),
             "client_cpu_ms": _num(r["client"]), "other_cores": _num(r["other"]),
         })

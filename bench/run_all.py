@@ -74,8 +74,9 @@ class Server:
     """One `temix serve` (the front's master = this process; its children are the workers)."""
 
     def __init__(self, name, data_dir: Path, port: int, logs: Path, *, app=None, database_url=None, workers=2,
-                 env=None, command=None, role=None):
+                 env=None, command=None, role=None, src=None):
         self.name, self.data_dir, self.port, self.app = name, data_dir, port, app
+        self.src = Path(src) if src else SRC  # the service tree it runs (fronts.py --trees: several)
         # role: the CPU table's column for this server's processes (fronts.py gives each its own)
         self.role = role or ("baseline" if name == "baseline" else "service")
         self.database_url, self.workers, self.logs = database_url, workers, logs
@@ -85,7 +86,7 @@ class Server:
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TEMIX_") and k != "DATABASE_URL"}
-        env["PYTHONPATH"] = f"{SRC}:{BENCH}"
+        env["PYTHONPATH"] = f"{self.src}:{BENCH}"
         env.update(self.env)
         if self.database_url:
             env["DATABASE_URL"] = self.database_url
@@ -95,7 +96,7 @@ class Server:
             command += ["--app", self.app]
         self.logs.mkdir(parents=True, exist_ok=True)
         self.log_file = open(self.logs / f"{self.name}.log", "ab")
-        self.process = subprocess.Popen(command, env=env, cwd=str(SRC), stdout=self.log_file,
+        self.process = subprocess.Popen(command, env=env, cwd=str(self.src), stdout=self.log_file,
                                         stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + 60
         while time.time() < deadline:
