@@ -3,11 +3,12 @@
 Starts its own embedded PostgreSQL in a temporary folder, migrates it, registers two bench
 parties, then calls the real WSGI app (``service.app.create_app``) in this process, one
 request at a time: the baseline app (bench/baseline) on the EiCreateTender envelopes, then
-EiCreateTender, then EiCreateTransaction on the tenders just made. No HTTP, no gunicorn, no
+EiCreateTender, then EiCreateTransaction on the tenders just made, then EiRequestTransaction
+(``--list-items`` of them per reply, fewer requests: ``--list-requests``). No HTTP, no gunicorn, no
 concurrency: it isolates each app's own CPU and round trips (what gunicorn and HTTP add is the
 same for both: compare with the CPU table of a bench run).
 
-    python bench/inproc.py [--requests 2000] [--profile baseline|create_tender|create_transaction]
+    python bench/inproc.py [--requests 2000] [--profile baseline|create_tender|create_transaction|request_transaction]
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from common import (
     run_start,
     tpl_create_tender,
     tpl_create_transaction,
+    tpl_request_transaction,
 )
 
 
@@ -94,7 +96,8 @@ def prepare(data_dir: Path):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--profile", choices=("baseline", "create_tender", "create_transaction"))
+    parser.add_argument("--profile", choices=("baseline", "create_tender", "create_transaction", "request_transaction"))
+    parser.add_argument("--list-requests", type=int, default=200)
     parser.add_argument("--top", type=int, default=35)
     args = parser.parse_args(argv)
     from service.store.embedded import stop_embedded
@@ -104,6 +107,7 @@ def main(argv=None) -> int:
         baseline, app = prepare(data_dir)
         create = tpl_create_tender("bench-0", "bench-1", "N0")
         accept = tpl_create_transaction("bench-1", "bench-0", "N0")
+        request = tpl_request_transaction("bench-1")
         n = args.requests
         phases = {
             "baseline": lambda k: wsgi_post(baseline, "/EiTender", fill(
@@ -112,8 +116,12 @@ def main(argv=None) -> int:
                 create, rid=f"c{k}", tid=f"t{k}", start=run_start(k))),
             "create_transaction": lambda k: wsgi_post(app, "/EiTransaction", fill(
                 accept, rid=f"a{k}", xid=f"x{k}", tid=f"t{k}", qty="4", start=run_start(k))),
+            # every transaction of bench-1 (at most the service's 1,000 items per reply)
+            "request_transaction": lambda k: wsgi_post(app, "/EiTransaction", fill(request, rid=f"r{k}")),
         }
         for name, call in phases.items():
+            if name == "request_transaction":
+                n = args.list_requests
             for k in range(20):  # warm-up: caches, compiled statements, verified passwords
                 call(n + k)
             profiler = cProfile.Profile() if args.profile == name else None
