@@ -37,7 +37,10 @@ def worker_pids(server_pid: int) -> set[int]:
     """The server process's children that serve (not an embedded postgres or pg_ctl)."""
     children: set[int] = set()
     for task in Path(f"/proc/{server_pid}/task").iterdir():
-        children.update(int(pid) for pid in (task / "children").read_text().split())
+        try:
+            children.update(int(pid) for pid in (task / "children").read_text().split())
+        except FileNotFoundError:  # a thread that ended since the folder was listed
+            continue
     return {pid for pid in children if b"postgres" not in _cmdline(pid) and b"pg_ctl" not in _cmdline(pid)}
 
 
