@@ -54,6 +54,12 @@ class MarketContext:
         return exact_duration(self.option_granularity)
 
     @property
+    def publisher_id(self) -> str:
+        """The party ID under which the market context itself publishes (trade prices): its URI.
+        The same ID as a quote's subscriber addresses every party enrolled in the market context."""
+        return self.uri
+
+    @property
     def energy_scale(self) -> str:
         """The siScaleCode of the energy unit prices are quoted in by default."""
         return ENERGY_UNITS[self.energy_unit]
