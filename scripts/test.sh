@@ -6,8 +6,10 @@
 #   TEST_DATABASE_URL=postgresql://... scripts/test.sh   on an existing server (role with CREATEDB)
 #   PYTHON=python3.12 VENV=.venv-3.12 scripts/test.sh     on another Python, in its own venv
 #   EXTRAS=test,demo,spyne scripts/test.sh               with spyne too (Python 3.11): its parity test runs
+#   TEMIX_NO_APT=1 scripts/test.sh    no apt-get install of haproxy (scripts/setup-test-tools.sh)
 # Fails when pytest fails, including when it collects no test (exit 5).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/setup-test-tools.sh"
 cd "$ROOT"
 exec "$VENV/bin/python" -m pytest -q "$@"

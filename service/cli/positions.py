@@ -43,12 +43,13 @@ def _positions(args, settings, stdin) -> int:
     engine = engine_for(open_database(settings))
     try:
         found = report.profiles(engine, args.party_id, window, step)
+        currency_of = report.currencies(engine) if args.plot else {}
     finally:
         engine.dispose()
     print(f"positions of {args.party_id} from {window.start:%Y-%m-%d %H:%M} to {window.end:%Y-%m-%d %H:%M} UTC")
     print(report.table(found))
     if args.plot:
-        report.plot(found, args.party_id, Path(args.plot))
+        report.plot(found, args.party_id, Path(args.plot), window, currency_of)
         print(f"plot written to {args.plot}")
     return 0
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from service.demo.parties import Agent
-from service.demo.strategies import BUY_BACK_SPREAD, CURRENCY, HOUR, NODE, SELL_PRICES
+from service.demo.strategies import BUY_BACK_SPREAD, CAP_STRIKE, CURRENCY, HOUR, NODE, SELL_PRICES
 
 
 @dataclass
@@ -22,6 +22,8 @@ class DemoResult:
     plots: dict[str, Path] = field(default_factory=dict)
     options: str = "not tried"  # "exercised ...", or why not
     exercised_hours: list[int] = field(default_factory=list)
+    exercised_kw: dict[int, Decimal] = field(default_factory=dict)  # hour -> kW called on the cap
+    option_roles: dict[str, str] = field(default_factory=dict)  # role -> "holder" or "writer"
 
 
 def report(agents: dict[str, Agent], day_start: datetime, out_dir: Path, result: DemoResult) -> None:
@@ -36,9 +38,12 @@ def report(agents: dict[str, Agent], day_start: datetime, out_dir: Path, result:
                 value += step.value
         result.hourly_kw[role], result.values[role] = hourly, value
         result.premiums[role] = _premiums(agent)
-        result.plots[role] = _plot(agent.party_id, day_start, hourly, out_dir / f"{agent.party_id}.png")
+        figure = plot(agent.party_id, day_start, hourly, option_flow(result, role))
+        result.plots[role] = out_dir / f"{agent.party_id}.png"
+        save(figure, result.plots[role])
     print()
-    print(f"Positions, kW at {NODE} (sells positive, buys negative), from EiRequestPosition PT1H:")
+    print(f"The REP's prices in {CURRENCY}/kWh, and each party's position in kW at {NODE} (sells positive,"
+          " buys negative;\n* = with energy traded on the call option), from EiRequestPosition PT1H:")
     print(positions_table(result))
     print()
     print(f"Costs, {CURRENCY}: value = revenue less cost of the energy; premium = option premiums received less"
@@ -63,15 +68,26 @@ def _premiums(agent: Agent) -> Decimal:
     return total
 
 
+def option_flow(result: DemoResult, role: str) -> dict[int, Decimal]:
+    """hour -> kW this party traded by the exercise of the call option: the holder bought it
+    (negative), the writer sold it (positive); empty for a party not in the option."""
+    sign = {"holder": -1, "writer": 1}.get(result.option_roles.get(role, ""), 0)
+    return {hour: sign * kw for hour, kw in result.exercised_kw.items()} if sign else {}
+
+
 def positions_table(result: DemoResult) -> str:
     roles = list(result.hourly_kw)
-    header = f"{'hour':<6} {'sell':>6} {'buy':>6}" + "".join(f" {role:>11}" for role in roles)
-    lines = [header, "-" * len(header)]
+    flows = {role: option_flow(result, role) for role in roles}
+    price_heading = f"REP price, {CURRENCY}/kWh"
+    width = 12 * len(roles)
+    lines = [f"{'':<6} {price_heading:<15} {'position, kW':^{width}}",
+             f"{'hour':<6} {'sell':>7} {'buy':>7} " + "".join(f"{role:>12}" for role in roles)]
+    lines.append("-" * len(lines[-1]))
     for hour, price in enumerate(SELL_PRICES):
-        lines.append(f"{hour:02d}:00  {price:>6} {price - BUY_BACK_SPREAD:>6}"
-                     + "".join(f" {result.hourly_kw[role][hour]:>11.3f}" for role in roles))
-    lines.append(f"{'kWh':<20}" + "".join(f" {sum(result.hourly_kw[role]):>11.3f}" for role in roles))
-    return "\n".join(lines)
+        cells = "".join(f"{result.hourly_kw[role][hour]:>11.3f}{'*' if hour in flows[role] else ' '}" for role in roles)
+        lines.append(f"{hour:02d}:00  {price:>7} {price - BUY_BACK_SPREAD:>7} " + cells)
+    lines.append(f"{'energy, kWh':<22}" + "".join(f"{sum(result.hourly_kw[role]):>11.3f} " for role in roles))
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def costs_table(result: DemoResult) -> str:
@@ -88,29 +104,62 @@ def costs_table(result: DemoResult) -> str:
     return "\n".join(lines)
 
 
-def _plot(party_id: str, day_start: datetime, hourly: list[Decimal], path: Path) -> Path:
-    """Bars of the hourly position (sells up, buys down) over the REP's sell price."""
-    import matplotlib
+def plot(party_id: str, day_start: datetime, hourly: list[Decimal], option_kw: dict[int, Decimal]):
+    """Above, the REP's two prices (a customer buys at the sell price and sells at the buy
+    price); below, the party's hourly position as bars, sells up and buys down, with what it
+    traded on the call option hatched on top of the rest. Returns the matplotlib figure."""
+    from service.plotting import BUY_COLOR, OPTION_COLOR, SELL_COLOR, legend_below, pyplot, rate_limits, time_axis
 
-    matplotlib.use("Agg")  # no screen: render to a file
-    import matplotlib.pyplot as plt
+    plt = pyplot()
+    figure, (prices, rates) = plt.subplots(2, 1, sharex=True, figsize=(10, 6), height_ratios=(1, 2))
+    starts = [day_start + hour * HOUR for hour in range(24)]
+    edges = [*starts, day_start + 24 * HOUR]
+    sell = [float(p) for p in SELL_PRICES]
+    buy = [float(p - BUY_BACK_SPREAD) for p in SELL_PRICES]
+    prices.step(edges, [*sell, sell[-1]], where="post", color="tab:blue", linewidth=1.5,
+                label=f"REP sell price: customers buy at it, {CURRENCY}/kWh")
+    prices.step(edges, [*buy, buy[-1]], where="post", color="tab:orange", linewidth=1.5, linestyle="--",
+                label=f"REP buy price: customers sell at it, {CURRENCY}/kWh")
+    if option_kw:
+        hours = sorted(option_kw)
+        prices.hlines(float(CAP_STRIKE), starts[hours[0]], starts[hours[-1]] + HOUR, color=OPTION_COLOR,
+                      linestyle=":", linewidth=2, label=f"call option strike (paid when exercised), {CURRENCY}/kWh")
+    prices.set_ylim(0, max(sell) * 1.15)
+    prices.set_ylabel(f"price, {CURRENCY}/kWh")
+    prices.grid(axis="y", linewidth=0.3)
+    prices.set_title(f"Position of {party_id} at {NODE}")
 
-    figure, rates = plt.subplots(figsize=(10, 4))
-    hours = range(24)
-    rates.bar(hours, [float(r) for r in hourly], width=0.9, align="edge",
-              color=["tab:green" if r > 0 else "tab:red" for r in hourly])
-    rates.axhline(0, color="grey", linewidth=0.5)
-    rates.set_xlim(0, 24)
-    rates.set_xticks(range(0, 25, 3), [f"{h:02d}:00" for h in range(0, 25, 3)])
-    rates.set_xlabel(f"{day_start:%Y-%m-%d} (UTC)")
-    rates.set_ylabel("position, kW (sells +, buys -)")
-    prices = rates.twinx()
-    prices.step(list(hours) + [24], [float(p) for p in SELL_PRICES] + [float(SELL_PRICES[-1])],
-                where="post", color="tab:blue", linewidth=1)
-    prices.set_ylabel(f"REP sell price, {CURRENCY}/kWh", color="tab:blue")
-    rates.set_title(f"Position of {party_id} at {NODE}")
-    figure.tight_layout()
+    tendered = [float(kw - option_kw.get(hour, 0)) for hour, kw in enumerate(hourly)]
+    called = [float(option_kw.get(hour, 0)) for hour in range(24)]
+    bar = {"width": HOUR * 0.9, "align": "edge", "zorder": 2}
+    if any(kw > 0 for kw in tendered):
+        rates.bar(starts, [max(kw, 0) for kw in tendered], color=SELL_COLOR, label="sold at a tender, kW", **bar)
+    if any(kw < 0 for kw in tendered):
+        rates.bar(starts, [min(kw, 0) for kw in tendered], color=BUY_COLOR, label="bought at a tender, kW", **bar)
+    if option_kw:
+        # stacked on the tendered part of its side, so that the bar ends at all traded that way
+        below = [t if (t > 0) == (c > 0) else 0 for t, c in zip(tendered, called)]
+        side = "sold" if any(c > 0 for c in called) else "bought"
+        exercised = [hour for hour, c in enumerate(called) if c]
+        rates.bar([starts[h] for h in exercised], [called[h] for h in exercised], bottom=[below[h] for h in exercised],
+                  color="white", edgecolor=OPTION_COLOR, hatch="///", label=f"{side} on the call option (exercised), kW",
+                  **bar)
+        mixed = [(start + HOUR * 0.45, float(net)) for start, net, t, c in zip(starts, hourly, tendered, called) if t and c]
+        if mixed:
+            rates.scatter(*zip(*mixed), marker="_", s=300, linewidths=2, color="black", zorder=3,
+                          label="net position, kW")
+    rate_limits(rates, [*tendered, *(b + c for b, c in zip(below, called))] if option_kw else tendered)
+    rates.set_ylabel("position, kW\n(sells +, buys -)")
+    rates.grid(axis="y", linewidth=0.3)
+    time_axis(rates, day_start, day_start + 24 * HOUR)
+    legend_below(figure, [rates, prices], columns=2)
+    figure.tight_layout(rect=(0, 0.14, 1, 1))
+    return figure
+
+
+def save(figure, path: Path) -> Path:
+    from service.plotting import pyplot
+
     figure.savefig(path, dpi=100)
-    plt.close(figure)
+    pyplot().close(figure)
     return path
-

@@ -157,6 +157,8 @@ def _run_thermostat(agent: Agent, rep: str, day_start: datetime, result: DemoRes
         if done:
             result.options = f"exercised in {_hours(call)} at strike {strike}"
             result.exercised_hours = sorted(call)
+            result.exercised_kw = dict(sorted(call.items()))
+            result.option_roles = {"thermostat": "holder", "rep": "writer"}
         else:
             buy, call = thermostat_plan(sells, None)  # no cap after all: the tenders, then
     agent.accept(rep, [(standing[h], kw) for h, kw in buy.items()])

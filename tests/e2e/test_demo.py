@@ -101,5 +101,5 @@ def test_the_example_script_runs_again_on_the_same_server(server, tmp_path):
         check=False, capture_output=True, text=True, env=temix_env(), cwd=server.data_dir, timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert "Positions, kW at" in done.stdout and "Costs, USD" in done.stdout
+    assert "position in kW at" in done.stdout and "Costs, USD" in done.stdout
     assert len(list(tmp_path.glob("*.png"))) == 4

@@ -37,6 +37,7 @@ class Server(NamedTuple):
     data_dir: Path
     pid: int  # of the `temix serve` process
     log_path: Path  # its standard output and error
+    env: dict[str, str] = {}  # settings given to it (DATABASE_URL, ...), given to `temix` commands too
 
     def log_tail(self, lines: int = 40) -> str:
         return _tail(self.log_path, lines)
@@ -45,7 +46,7 @@ class Server(NamedTuple):
         """Run a ``temix`` admin command on the server's data folder, as an operator would."""
         done = subprocess.run(
             temix_command(*args, "--data-dir", str(self.data_dir)), input=stdin, capture_output=True,
-            text=True, env=temix_env(), cwd=self.data_dir, timeout=START_TIMEOUT,
+            text=True, env={**temix_env(), **self.env}, cwd=self.data_dir, timeout=START_TIMEOUT,
         )
         assert done.returncode == 0, f"temix {' '.join(args)}: {done.stderr}"
 
@@ -97,11 +98,16 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    *serve_args: str, prefix: str = "temix-e2e-", env: dict[str, str] | None = None, data_dir: Path | None = None
+    *serve_args: str,
+    prefix: str = "temix-e2e-",
+    env: dict[str, str] | None = None,
+    data_dir: Path | None = None,
+    register_ctx: bool = True,
 ) -> Iterator[Server]:
     """``temix serve`` on a new data folder (or ``data_dir``, left in place) and a free port
-    (plus ``serve_args``), with ``CTX`` registered; stopped with SIGTERM at the end, which must
-    stop its embedded database too."""
+    (plus ``serve_args``), with ``CTX`` registered (unless ``register_ctx`` is false: a second
+    server on a database that has it); stopped with SIGTERM at the end, which must stop its
+    embedded database too."""
     # Not under pytest's basetemp (mode 0700): the embedded PostgreSQL runs as another user.
     ours = data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix=prefix)) if ours else data_dir
@@ -115,8 +121,9 @@ def running_server(
     try:
         base_url = f"http://127.0.0.1:{port}"
         _wait_healthy(process, base_url, log_path)
-        running = Server(base_url, data_dir, process.pid, log_path)
-        running.add_market_context(CTX, currency="USD")
+        running = Server(base_url, data_dir, process.pid, log_path, dict(env or {}))
+        if register_ctx:
+            running.add_market_context(CTX, currency="USD")
         yield running
     finally:
         process.send_signal(signal.SIGTERM)
