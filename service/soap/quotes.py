@@ -21,6 +21,7 @@ from lxml import etree
 
 from service.domain.commands import DistributionScope
 from service.domain.intervals import Interval
+from service.domain.units import plain
 from service.domain.quotes import (
     PUBLICATION,
     CancelQuote,
@@ -110,13 +111,18 @@ def _published(price: TradePrice) -> list[etree._Element]:
     ]
 
 
+def _text(value: Decimal) -> str:
+    """All of a decimal's digits (a VWAP may have 50), without exponent or trailing zeros."""
+    return format(plain(value), "f")
+
+
 def _price_product(price: TradePrice, uid: str, per_kwh: Decimal, energy_kwh: Decimal | None) -> etree._Element:
     key = price.key
     power = m.element(
         q(POWER, "temixPower"),
         None,
         m.interface_element(key.receipt_node, key.delivery_node),
-        m.element(q(EMIX, "price"), None, m.element(q(EMIX, "value"), m.format_decimal(per_kwh))),
+        m.element(q(EMIX, "price"), None, m.element(q(EMIX, "value"), _text(per_kwh))),
         m.element(
             q(POWER, "energyReal"),
             None,
@@ -126,7 +132,7 @@ def _price_product(price: TradePrice, uid: str, per_kwh: Decimal, energy_kwh: De
         ),
     )
     if energy_kwh is not None:
-        power.append(m.element(q(EMIX, "quantity"), m.format_decimal(energy_kwh)))
+        power.append(m.element(q(EMIX, "quantity"), _text(energy_kwh)))
     interval_start = m.element(q(MIN, "dtStart"), None, m.element(q(MIN, "dateTime"), m.format_instant(key.start)))
     duration = Interval.trusted(key.start, key.end).duration_text()
     return m.element(
