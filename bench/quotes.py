@@ -77,7 +77,7 @@ def render(data: dict) -> str:
             rate = _median([e["rate"] for e in entries])
             both = _median([c["server"] + c["postgres"] for c in cpu])
             medians[(name, op)] = (rate, both, [e["rate"] for e in entries], [c["server"] + c["postgres"] for c in cpu])
-            items = [e["items"] / e["requests"] for e in entries if e.get("items") and e["requests"]]
+            items = [e["items"] for e in entries if e.get("items")]  # per reply, as load.py counts them
             by_round = ", ".join(f"{e['rate']:.0f}" for e in entries)
             latency = f"{_median([e['p50_ms'] for e in entries]):.1f} / {_median([e['p99_ms'] for e in entries]):.1f}"
             server, postgres = _median([c["server"] for c in cpu]), _median([c["postgres"] for c in cpu])
