@@ -19,6 +19,7 @@ from lxml import etree
 from service.soap.stored import stored_form
 from service.soap.ns import EMIX, q
 from tests.support import messages as M
+from tests.support import quote_messages as QM
 
 CTX = M.CTX
 PRICE = "0.08"
@@ -96,6 +97,15 @@ def tpl_request_position(party: str, day: datetime, resolution: str = "PT5M") ->
     return M.envelope(
         M.request_position("@RID@", party, iso(day), "P1D", resolution=resolution), _token(party)
     )
+
+
+def tpl_create_quote(party: str, subscriber: str, node: str) -> bytes:
+    product = M.product(side="sell", quantity="10", price=PRICE, start="@START@", node=node, state="indicationOfInterest")
+    return M.envelope(QM.create_quote("@RID@", party, subscriber, ("@QID@", product)), _token(party))
+
+
+def tpl_request_quote(party: str, publisher: str, intervals=()) -> bytes:
+    return M.envelope(QM.request_quote("@RID@", party, publisher, intervals=intervals), _token(party))
 
 
 def fill(template: bytes, **values: str) -> bytes:

@@ -18,6 +18,7 @@ import argparse
 import multiprocessing
 import random
 import time
+from datetime import datetime
 import traceback
 from array import array
 from collections import Counter
@@ -38,13 +39,15 @@ from common import (
     run_start,
     tpl_cancel_tender,
     tpl_create_tender,
+    tpl_create_quote,
     tpl_create_transaction,
     tpl_request_position,
+    tpl_request_quote,
     tpl_request_tender,
     tpl_request_transaction,
 )
 
-TENDER, TRANSACTION = "/EiTender", "/EiTransaction"
+TENDER, TRANSACTION, QUOTE = "/EiTender", "/EiTransaction", "/EiQuote"
 
 
 class Scenario:
@@ -231,7 +234,51 @@ class AcceptContended(Scenario):
         return {"accepted_kw": dict(self.accepted_kw), "exhausted_seen": sorted(self.exhausted_seen)}
 
 
+class CreateQuote(Scenario):
+    """Client i (bench-i) quotes 10 kW to bench-(i+1), one quote per hour from hour
+    ``spec['offset']`` after 2036 on, at its own node R<i>."""
+
+    path = QUOTE
+
+    def __init__(self, spec, index, clients):
+        super().__init__(spec, index, clients)
+        self.template = tpl_create_quote(bench_party(index), bench_party((index + 1) % clients), f"R{index}")
+        self.offset = spec.get("offset", 0)
+        self.made = 0
+
+    def next(self):
+        return self.path, fill(self.template, rid=self.rid(), qid=f"{self.tag}-q{self.index}-{self.made}",
+                               start=run_start(self.offset + self.made))
+
+    def on_reply(self, code, reply):
+        if code == "200":
+            self.made += 1
+        return code in self.expected
+
+    def result(self):
+        return {"made": self.made}
+
+
+class RequestQuote(Scenario):
+    """bench-i asks for the quotes bench-(i-1) addressed to it in the create phase's first 100
+    hours (``spec['offset']``): 100 per reply once that phase made 100 per client."""
+
+    path = QUOTE
+    item_marker = b"<ei:eiQuote>"
+
+    def __init__(self, spec, index, clients):
+        super().__init__(spec, index, clients)
+        offset = spec.get("offset", 0)
+        window = interval_text(datetime.fromisoformat(run_start(offset)), datetime.fromisoformat(run_start(offset + 100)))
+        self.template = tpl_request_quote(bench_party(index), bench_party((index - 1) % clients), [window])
+
+    def next(self):
+        return self.path, fill(self.template, rid=self.rid())
+
+
 SCENARIOS = {
+    "create_quote": CreateQuote,
+    "request_quote": RequestQuote,
     "create_tender": CreateTender,
     "baseline": Baseline,
     "accept_distinct": AcceptDistinct,

@@ -28,8 +28,9 @@ from lxml import etree
 from service.auth.wssecurity import Authenticator, read_username_token
 from service.domain.errors import RequestIdReusedError, TemixError
 from service.domain.markets import MarketContext
-from service.handlers import Context, options, positions, tenders, transactions
+from service.handlers import Context, options, positions, quotes, tenders, transactions
 from service.soap import mapping as m
+from service.soap import quotes as wq
 from service.soap import readers
 from service.soap import writers as w
 from service.soap.bounds import check_bounds
@@ -64,6 +65,7 @@ class Operation:
     write: w.Writer  # (Answer, result or None) -> reply element
     idempotent: bool
     headers: tuple[Header, ...] = ()  # understood besides wsse:Security
+    speakers: tuple[str, ...] = (q(EI, "partyID"), q(EI, "requestorPartyID"))  # must name the authenticated party
 
     @property
     def reply(self) -> str:
@@ -121,6 +123,27 @@ TABLE = (
         readers.exercise_option, options.exercise_option,
         w.reply(q(TEMIX, "eiExercisedOption"), w.response, w.party, w.counterparty, w.ids(q(EI, "transactionID"), "transaction_ids")),
         idempotent=True,
+    ),
+    Operation(
+        "EiCreateQuote", q(PYLD, "eiCreateQuote"), "EiQuote",
+        wq.create_quote, quotes.create_quote,
+        w.reply(q(PYLD, "eiCreatedQuote"), w.response, wq.subscriber, wq.publisher, w.ids(q(EI, "quoteID"), "quote_ids")),
+        idempotent=True,
+        headers=(DISTRIBUTION_SCOPE,),
+        speakers=(q(EI, "publisherPartyID"),),
+    ),
+    Operation(
+        "EiCancelQuote", q(PYLD, "eiCancelQuote"), "EiQuote",
+        wq.cancel_quote, quotes.cancel_quote,
+        w.reply(q(PYLD, "eiCanceledQuote"), w.response, wq.subscriber_if_named, wq.publisher),
+        idempotent=True,
+        speakers=(q(EI, "publisherPartyID"),),
+    ),
+    Operation(
+        "EiRequestQuote", q(PYLD, "eiRequestQuote"), "EiQuote",
+        wq.request_quote, quotes.request_quote,
+        w.reply(q(PYLD, "eiReplyQuote"), w.response, wq.quotes),
+        idempotent=False,
     ),
 )
 
@@ -216,10 +239,12 @@ class Pipeline:
         now = self.clock()
         request_id = m.request_id_of(payload)
         counterparty_id = m.child_text(payload, q(EI, "counterPartyID"))
+        if counterparty_id is None:  # a quote's addressee
+            counterparty_id = m.child_text(payload, q(EI, "subscriberPartyID"))
         refusal = None
         with UnitOfWork(self.engine) as uow:
             party_id = self.authenticator.authenticate(uow, token, now)
-            check_speaks_for(party_id, payload)
+            check_speaks_for(party_id, payload, operation.speakers)
             answer = w.Answer(request_id, party_id, counterparty_id)
             try:
                 command = operation.read(payload, readers.Reading(self.market_of, headers))
@@ -277,9 +302,12 @@ def _refusal(operation: Operation, answer: w.Answer, error: TemixError) -> etree
     return operation.write(replace(answer, code=error.response_code, description=error.description), None)
 
 
-def check_speaks_for(party_id: str, payload: etree._Element) -> None:
-    """The authenticated party must be the payload's partyID and requestorPartyID."""
-    for tag in (q(EI, "partyID"), q(EI, "requestorPartyID")):
+def check_speaks_for(
+    party_id: str, payload: etree._Element, speakers: tuple[str, ...] = (q(EI, "partyID"), q(EI, "requestorPartyID"))
+) -> None:
+    """The authenticated party must be the payload's partyID and requestorPartyID (a quote's
+    publisherPartyID when it creates or cancels quotes)."""
+    for tag in speakers:
         named = payload.find(tag)
         if named is not None and (named.text or "").strip() != party_id:
             local = etree.QName(tag).localname

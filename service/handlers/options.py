@@ -9,6 +9,7 @@ from service.domain.errors import NotFoundError, NotPermittedError
 from service.domain.options import Exercise, OptionType, check_exercises, exercise_of, holder_of
 from service.domain.positions import changes_for_transaction
 from service.domain.products import Product
+from service.domain.quotes import published
 from service.handlers import Context
 from service.store.transactions import NewTransaction
 
@@ -33,7 +34,7 @@ def exercise_option(cmd: ExerciseOption, uow, ctx: Context) -> ExercisedOption:
     check_exercises(
         option.terms.interval, option.terms.quantity_kw, earlier, wanted, ctx.now, market.lead_time, market.granularity
     )
-    made, changes = [], []
+    made, changes, trades = [], [], []
     for asked, exercise in zip(cmd.exercises, wanted):
         terms = replace(
             option.terms, side=side, interval=exercise.interval,
@@ -43,6 +44,8 @@ def exercise_option(cmd: ExerciseOption, uow, ctx: Context) -> ExercisedOption:
         form = ctx.forms.exercised(option.stored_form, exercise.interval, asked.quantity_text, side, asked.transaction_id)
         made.append(NewTransaction(asked.transaction_id, option.tender_pk, product, form, option_pk=option.pk))
         changes += changes_for_transaction(ctx.party_id, cmd.writer_id, terms)
+        trades.append(terms)
     uow.transactions.add(ctx.party_id, ctx.request_id, cmd.writer_id, made)
     uow.positions.apply(changes)
+    uow.quotes.publish(published(trades), ctx.now)
     return ExercisedOption(tuple(asked.transaction_id for asked in cmd.exercises))

@@ -12,9 +12,10 @@ from service.domain.commands import (
     TransactionList,
     ok_description,
 )
-from service.domain.errors import NotFoundError
+from service.domain.errors import NotActionableError, NotFoundError
 from service.domain.positions import changes_for_transaction
 from service.domain.products import check_accepting
+from service.domain.quotes import published
 from service.domain.tenders import check_acceptance
 from service.domain.units import DECIMAL_CONTEXT
 from service.handlers import Context
@@ -29,10 +30,14 @@ def create_transaction(cmd: CreateTransaction, uow, ctx: Context) -> CreatedTran
     locked = uow.tenders.lock(cmd.maker_id, {acceptance.tender_id for acceptance in cmd.acceptances})
     for acceptance in cmd.acceptances:
         if acceptance.tender_id not in locked:
+            if uow.quotes.exists(cmd.maker_id, acceptance.tender_id):
+                raise NotActionableError(
+                    f"{acceptance.tender_id!r} of {cmd.maker_id!r} is a quote: quotes are never actionable, accept a tender"
+                )
             raise NotFoundError(f"{cmd.maker_id!r} has no tender {acceptance.tender_id!r}")
     distributed = [stored.pk for stored in locked.values() if stored.tender.counterparty_id is None]
     reached = uow.tenders.distributed_to(distributed, ctx.party_id) if distributed else set()
-    changes, made = [], []
+    changes, made, trades = [], [], []
     for acceptance in cmd.acceptances:
         stored = locked[acceptance.tender_id]
         product = acceptance.product
@@ -43,8 +48,10 @@ def create_transaction(cmd: CreateTransaction, uow, ctx: Context) -> CreatedTran
         made.append(NewTransaction(acceptance.transaction_id, stored.pk, product, acceptance.stored_form))
         if product.option is None:  # an option changes no position until it is exercised
             changes += changes_for_transaction(ctx.party_id, cmd.maker_id, product.terms)
+            trades.append(product.terms)  # an option's premium is no price of energy: not published
     uow.transactions.add(ctx.party_id, ctx.request_id, cmd.maker_id, made)
     uow.positions.apply(changes)
+    uow.quotes.publish(published(trades), ctx.now)
     return CreatedTransaction(tuple(acceptance.transaction_id for acceptance in cmd.acceptances))
 
 

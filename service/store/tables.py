@@ -263,3 +263,68 @@ party_service_area = Table(
     PrimaryKeyConstraint("party_id", "service_area"),
     Index("ix_party_service_area_service_area", "service_area"),
 )
+
+# --- Quotes (EiQuote) ---------------------------------------------------------------------------
+# One row per ei:eiQuote: its products as sent (each serialised, one after another), their
+# market context and the span of their delivery intervals (what interval filters match).
+# Addressed to one party (subscriber_id) or to a market context's parties, whose recipients are
+# kept once per request as a distribution (as EiDistributeTender's): Q quotes to R parties are
+# Q + R rows.
+quote = Table(
+    "quote",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("party_id", Text, ForeignKey("party.party_id"), nullable=False),  # the publisher
+    Column("quote_id", Text, nullable=False),
+    Column("subscriber_id", Text, ForeignKey("party.party_id")),
+    Column("distribution_pk", BigInteger, ForeignKey("distribution.id")),
+    Column("request_id", Text, nullable=False),
+    Column("market_context", Text, nullable=False),
+    Column("start_at", DateTime(timezone=True), nullable=False),
+    Column("end_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("cancelled_at", DateTime(timezone=True)),
+    Column("product_xml", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    UniqueConstraint("party_id", "quote_id", name="uq_quote_party_quote_id"),
+    CheckConstraint("start_at < end_at", name="ck_quote_interval"),
+    CheckConstraint("(subscriber_id is null) <> (distribution_pk is null)", name="ck_quote_addressee"),
+)
+# A publisher's own quotes; those addressed to a party; those of the distributions it received.
+Index("ix_quote_party_start", quote.c.party_id, quote.c.start_at, quote.c.id)
+Index(
+    "ix_quote_subscriber_standing", quote.c.subscriber_id, quote.c.party_id, quote.c.start_at, quote.c.id,
+    postgresql_where=text("cancelled_at is null"),
+)
+Index(
+    "ix_quote_distribution_standing", quote.c.distribution_pk, quote.c.start_at, quote.c.id,
+    postgresql_where=text("cancelled_at is null"),
+)
+
+# Published trade prices: per market context, product kind, interface, delivery interval and
+# currency, the running sums of every transaction and exercise ('' for no receipt node or no
+# currency). One upsert per request keeps them, in the request's transaction.
+trade_price = Table(
+    "trade_price",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("market_context", Text, nullable=False),
+    Column("product_kind", Text, nullable=False),
+    Column("receipt_node", Text, nullable=False),
+    Column("delivery_node", Text, nullable=False),
+    Column("start_at", DateTime(timezone=True), nullable=False),
+    Column("end_at", DateTime(timezone=True), nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("last_price_per_kwh", Numeric, nullable=False),
+    Column("energy_kwh", Numeric, nullable=False),
+    # sum of price x energy: the VWAP is value / energy
+    Column("value", Numeric, nullable=False),
+    Column("trades", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint(
+        "market_context", "product_kind", "receipt_node", "delivery_node", "start_at", "end_at", "currency",
+        name="uq_trade_price_key",
+    ),
+)
+# listed per market context, latest delivery first
+Index("ix_trade_price_market_start", trade_price.c.market_context, trade_price.c.start_at, trade_price.c.id)

@@ -17,8 +17,10 @@ from service.domain.commands import DistributionScope, Narrowing, ShownTender
 from service.domain.errors import DuplicateIdError, NotFoundError
 from service.domain.intervals import Interval
 from service.domain.positions import PositionChange, PositionKey, merge
+from service.domain.quotes import Quote, ShownQuote, TradeKey, Traded, TradePrice, fold
 from service.domain.tenders import Tender
 from service.store.positions import PositionWindow
+from service.store.quotes import StoredQuote
 from service.store.tenders import StoredTender
 from service.store.transactions import NewTransaction, StoredOption, StoredTransaction
 
@@ -252,6 +254,98 @@ class FakePositions:
         return found
 
 
+@dataclass
+class QuoteRow:
+    pk: int
+    party_id: str
+    quote: Quote
+    subscriber_id: str | None
+    distribution_pk: int | None
+    cancelled: bool = False
+
+
+class FakeQuotes:
+    """Quotes and published trade prices; the upsert's fold is the domain's ``fold``."""
+
+    def __init__(self, uow: FakeUnitOfWork):
+        self.uow = uow
+        self.rows: list[QuoteRow] = []
+        self.prices: dict[TradeKey, tuple[int, Traded]] = {}
+
+    def add(self, party_id, request_id, subscriber_id, distribution_pk, quotes) -> None:
+        quote_ids = [quote.quote_id for quote in quotes]
+        if any(r.party_id == party_id and r.quote.quote_id in quote_ids for r in self.rows):
+            raise DuplicateIdError(f"A quoteID of {quote_ids} is already used by {party_id!r}")
+        if subscriber_id is not None and subscriber_id not in self.uow.parties:
+            raise NotFoundError(f"Subscriber {subscriber_id!r} is not a registered party or market context")
+        for quote in quotes:
+            self.rows.append(QuoteRow(len(self.rows) + 1, party_id, quote, subscriber_id, distribution_pk))
+
+    def enrolled(self, party_id, market_contexts) -> set[str]:
+        party = self.uow.parties.get(party_id)
+        return set(market_contexts) & (party.market_contexts if party else set())
+
+    def publisher(self, requestor_id, publisher_id) -> tuple[bool, bool]:
+        requestor = self.uow.parties.get(requestor_id)
+        return publisher_id in self.uow.parties, bool(requestor and publisher_id in requestor.market_contexts)
+
+    def lock(self, party_id, quote_ids) -> dict[str, StoredQuote]:
+        return {
+            r.quote.quote_id: StoredQuote(
+                r.pk, r.quote.quote_id, r.subscriber_id, r.quote.market_context, r.cancelled, r.quote.expires_at,
+                r.quote.span.end,
+            )
+            for r in self.rows
+            if r.party_id == party_id and r.quote.quote_id in quote_ids
+        }
+
+    def exists(self, party_id, quote_id) -> bool:
+        return any(r.party_id == party_id and r.quote.quote_id == quote_id for r in self.rows)
+
+    def cancel(self, pks, now) -> None:
+        for row in self.rows:
+            if row.pk in pks:
+                row.cancelled = True
+
+    def standing_visible_to(self, party_id, publisher_id, now, narrow: Narrowing, limit) -> list[ShownQuote]:
+        found = []
+        for row in sorted(self.rows, key=lambda r: (r.quote.span.start, r.pk)):
+            quote = row.quote
+            seen = row.party_id == publisher_id and (
+                party_id == publisher_id
+                or row.subscriber_id == party_id
+                or party_id in self.uow.tenders.distributions.get(row.distribution_pk, ())
+            )
+            if (
+                seen
+                and not row.cancelled
+                and (quote.expires_at is None or quote.expires_at > now)
+                and quote.span.end > now
+                and (not narrow.market_contexts or quote.market_context in narrow.market_contexts)
+                and (not narrow.ids or quote.quote_id in narrow.ids)
+                and _overlaps(quote.span, narrow)
+            ):
+                found.append(ShownQuote(quote.quote_id, b"".join(quote.stored_forms)))
+        return found[:limit]
+
+    def publish(self, updates, now) -> None:
+        for key, traded in updates:
+            pk, prior = self.prices.get(key, (len(self.prices) + 1, None))
+            self.prices[key] = (pk, fold(prior, traded))
+
+    def trade_prices(self, market_context, narrow: Narrowing, limit) -> list[TradePrice]:
+        found = [
+            TradePrice(f"trade-{pk}", key, traded)
+            for key, (pk, traded) in self.prices.items()
+            if key.market_context == market_context
+            and (not narrow.market_contexts or market_context in narrow.market_contexts)
+            and (not narrow.ids or f"trade-{pk}" in narrow.ids)
+            and _overlaps(Interval(key.start, key.end), narrow)
+        ]
+        found.sort(key=lambda price: (price.key.start, int(price.quote_id[6:])), reverse=True)
+        return found[:limit]
+
+
 class FakeUnitOfWork:
     """``with FakeUnitOfWork() as uow: ...; uow.commit()``, like the real one."""
 
@@ -260,6 +354,7 @@ class FakeUnitOfWork:
         self.tenders = FakeTenders(self)
         self.transactions = FakeTransactions(self)
         self.positions = FakePositions()
+        self.quotes = FakeQuotes(self)
         self.committed = False
 
     def __enter__(self) -> FakeUnitOfWork:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import sys
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -22,8 +24,18 @@ from service.domain.commands import (
     TenderList,
     TransactionList,
 )
+from service.domain.quotes import (
+    CanceledQuote,
+    CreatedQuote,
+    QuoteList,
+    ShownQuote,
+    TradeKey,
+    Traded,
+    TradePrice,
+)
 from service.soap.schema import SchemaSet
 from service.soap.writers import Answer
+from tests.support import messages as msg
 
 SERVICE = REPO_ROOT / "service"
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
@@ -123,7 +135,7 @@ def wsdl_operations() -> dict[str, dict]:
 
 def test_every_wsdl_operation_has_a_row_and_every_row_a_wsdl_operation():
     published = wsdl_operations()
-    assert len(published) == 8
+    assert len(published) == 11
     assert sorted(published) == sorted(pipeline.OPERATIONS)
     for operation in pipeline.TABLE:
         assert published[operation.name] == dict(
@@ -138,7 +150,9 @@ def test_the_derived_maps_follow_the_table():
     assert set(pipeline.PAYLOADS) == {operation.request for operation in pipeline.TABLE}
     assert pipeline.REPLY_TAGS == {operation.reply for operation in pipeline.TABLE}
     scope = "{urn:temix:ei-ext:2026-11}distributionScope"
-    assert pipeline.UNDERSTOOD[scope] == {pipeline.OPERATIONS["EiDistributeTender"].request}
+    assert pipeline.UNDERSTOOD[scope] == {
+        pipeline.OPERATIONS["EiDistributeTender"].request, pipeline.OPERATIONS["EiCreateQuote"].request
+    }
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +170,17 @@ RESULTS = {
     "EiRequestTransaction": TransactionList(()),
     "EiRequestPosition": PositionReport(()),
     "EiExerciseOption": ExercisedOption(("x1",)),
+    "EiCreateQuote": CreatedQuote(("q1", "q2")),
+    "EiCancelQuote": CanceledQuote(),
+    "EiRequestQuote": QuoteList((
+        ShownQuote("q1", etree.tostring(msg.product(state="indicationOfInterest"))),
+        TradePrice(
+            "trade-1",
+            TradeKey(msg.CTX, "transport", "NODE-1", "NODE-2", datetime(2030, 1, 1, 10, tzinfo=UTC),
+                     datetime(2030, 1, 1, 10, 15, tzinfo=UTC), "USD"),
+            Traded(Decimal("0.08"), Decimal("2.5"), Decimal("0.21"), 2),
+        ),
+    )),
 }
 
 
