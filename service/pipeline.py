@@ -28,7 +28,7 @@ from lxml import etree
 from service.auth.wssecurity import Authenticator, read_username_token
 from service.domain.errors import RequestIdReusedError, TemixError
 from service.domain.markets import MarketContext
-from service.handlers import Context, options, positions, tenders, transactions
+from service.handlers import Context, markets, options, positions, tenders, transactions
 from service.soap import mapping as m
 from service.soap import readers
 from service.soap import writers as w
@@ -121,6 +121,12 @@ TABLE = (
         readers.exercise_option, options.exercise_option,
         w.reply(q(TEMIX, "eiExercisedOption"), w.response, w.party, w.counterparty, w.ids(q(EI, "transactionID"), "transaction_ids")),
         idempotent=True,
+    ),
+    Operation(
+        "EiRequestEiMarketContext", q(PYLD, "eiRequestEiMarketContext"), "EiMarketContext",
+        readers.request_market_context, markets.request_market_context,
+        w.reply(q(TEMIX, "eiReplyMarketContext"), w.response, w.party, w.market_context_terms),
+        idempotent=False,
     ),
 )
 

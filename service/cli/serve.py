@@ -17,7 +17,6 @@ from service.cli.common import CommandError, open_database
 from service.config import Settings
 from service.soap.stacks import soap_endpoint_of
 
-ENDPOINTS = ("/EiTender", "/EiTransaction")
 APP_FACTORY = "service.app:create_app"
 
 _log = logging.getLogger("temix")
@@ -93,8 +92,10 @@ def serve(settings: Settings, app_path: str = APP_FACTORY) -> int:
 
 def endpoint_urls(settings: Settings) -> str:
     """What ``serve`` announces: each endpoint's address and its WSDL's."""
+    from service.pipeline import ENDPOINTS  # the operation table's endpoints, every one
+
     base = settings.public_url or settings.bind_url
-    return " and ".join(f"{base}{path} (WSDL {base}{path}?wsdl)" for path in ENDPOINTS)
+    return ", ".join(f"{base}/{name} (WSDL {base}/{name}?wsdl)" for name in ENDPOINTS)
 
 
 def _import_factory(path: str) -> Callable[[Settings], Any]:

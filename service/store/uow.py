@@ -33,6 +33,7 @@ from sqlalchemy.exc import DBAPIError
 
 from service.store.credentials import PartyRepository
 from service.store.db import DatabaseUnavailableError, discard_if_lost, first_line, is_unavailable
+from service.store.markets import MarketContextRepository
 from service.store.positions import PositionRepository
 from service.store.requests import RequestLog
 from service.store.tenders import TenderRepository
@@ -52,6 +53,7 @@ class UnitOfWork:
         self.positions = PositionRepository(self)
         self.requests = RequestLog(self)
         self.parties = PartyRepository(self)
+        self.market_contexts = MarketContextRepository(self)
 
     def __enter__(self) -> UnitOfWork:
         try:

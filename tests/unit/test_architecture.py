@@ -18,10 +18,12 @@ from service.domain.commands import (
     CreatedTransaction,
     DistributedTender,
     ExercisedOption,
+    MarketContextTerms,
     PositionReport,
     TenderList,
     TransactionList,
 )
+from service.domain.markets import MarketContext
 from service.soap.schema import SchemaSet
 from service.soap.writers import Answer
 
@@ -123,7 +125,7 @@ def wsdl_operations() -> dict[str, dict]:
 
 def test_every_wsdl_operation_has_a_row_and_every_row_a_wsdl_operation():
     published = wsdl_operations()
-    assert len(published) == 8
+    assert len(published) == 9
     assert sorted(published) == sorted(pipeline.OPERATIONS)
     for operation in pipeline.TABLE:
         assert published[operation.name] == dict(
@@ -156,6 +158,9 @@ RESULTS = {
     "EiRequestTransaction": TransactionList(()),
     "EiRequestPosition": PositionReport(()),
     "EiExerciseOption": ExercisedOption(("x1",)),
+    "EiRequestEiMarketContext": MarketContextTerms(
+        (MarketContext("http://a.example/ctx", "Europe/Berlin", "EUR", "MWh", "PT2H", "PT15M"), MarketContext("urn:b"))
+    ),
 }
 
 
