@@ -23,6 +23,14 @@ OPEN = MarketContext("urn:temix:open")  # no currency: any
 SECRET = MarketContext("urn:temix:other-market")
 
 
+@pytest.fixture(scope="module")
+def schemas():
+    from service.config import SCHEMA_DIR
+    from service.soap.schema import SchemaSet
+
+    return SchemaSet(SCHEMA_DIR)
+
+
 def uow() -> FakeUnitOfWork:
     parties = {
         "party-A": Party(market_contexts={BERLIN.uri, OPEN.uri}),
@@ -66,3 +74,25 @@ def test_the_reply_states_each_term_and_the_publisher():
     assert open_.find(q(EMIX, "currency")) is None  # any currency: the element is left out
     assert reply.findtext(q(EI, "partyID")) == "party-A"
     assert etree.QName(reply).localname == "eiReplyMarketContext"
+
+
+def readme_xml_after(heading: str) -> list[etree._Element]:
+    """The ```xml blocks of the README section that starts at ``heading``."""
+    from service.config import REPO_ROOT
+
+    text = (REPO_ROOT / "README.md").read_text()
+    section = text[text.index(heading):]
+    section = section[: section.index("\n### ", 1)]
+    blocks = [block.split("```", 1)[0] for block in section.split("```xml\n")[1:]]
+    return [etree.fromstring(block.replace("<wsse:Security>...</wsse:Security>", "").encode()) for block in blocks]
+
+
+def test_the_readmes_example_request_and_reply_are_what_the_service_reads_and_writes(schemas):
+    envelope, reply = readme_xml_after("### Market-context discovery")
+    payload = envelope.find("{http://schemas.xmlsoap.org/soap/envelope/}Body")[0]
+    assert schemas.errors(payload) == [] and schemas.errors(reply) == []
+    asked = readers.request_market_context(payload, readers.Reading(lambda uri: None))
+    ctx1 = MarketContext(asked.market_contexts[0], "America/New_York", "USD", "MWh")
+    written = pipeline.OPERATIONS["EiRequestEiMarketContext"].write(Answer("req-42", "rep-1", None), MarketContextTerms((ctx1,)))
+    canonical = lambda e: etree.canonicalize(etree.tostring(e).decode(), strip_text=True, rewrite_prefixes=True)  # noqa: E731
+    assert canonical(written) == canonical(reply)
