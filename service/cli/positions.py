@@ -53,7 +53,8 @@ def _positions(args, settings, stdin) -> int:
     )
     print(report.table(found))
     if not found:
-        print("another window: --from 2030-01-01 [--to 2030-01-02T12:00] (ISO 8601; UTC unless an offset is given)")
+        later = window.start + timedelta(days=1)
+        print(f"another window: --from {later:%Y-%m-%d} [--to ...] (ISO 8601; UTC unless an offset is given)")
     if args.plot:
         report.plot(found, args.party_id, Path(args.plot))
         print(f"plot written to {args.plot}")
