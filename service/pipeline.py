@@ -28,7 +28,7 @@ from lxml import etree
 from service.auth.wssecurity import Authenticator, read_username_token
 from service.domain.errors import RequestIdReusedError, TemixError
 from service.domain.markets import MarketContext
-from service.handlers import Context, options, positions, quotes, tenders, transactions
+from service.handlers import Context, markets, options, positions, quotes, tenders, transactions
 from service.soap import mapping as m
 from service.soap import quotes as wq
 from service.soap import readers
@@ -143,6 +143,12 @@ TABLE = (
         "EiRequestQuote", q(PYLD, "eiRequestQuote"), "EiQuote",
         wq.request_quote, quotes.request_quote,
         w.reply(q(PYLD, "eiReplyQuote"), w.response, wq.quotes),
+        idempotent=False,
+    ),
+    Operation(
+        "EiRequestEiMarketContext", q(PYLD, "eiRequestEiMarketContext"), "EiMarketContext",
+        readers.request_market_context, markets.request_market_context,
+        w.reply(q(TEMIX, "eiReplyMarketContext"), w.response, w.party, w.market_context_terms),
         idempotent=False,
     ),
 )

@@ -11,13 +11,16 @@
 
 The database is ``DATABASE_URL`` if set, else an embedded PostgreSQL in ``DIR/pg`` (see
 service/store/embedded.py); every command that opens it first brings it to the newest
-migration. Exit status: 0 done, 1 refused or failed, 2 bad usage or settings.
+migration; it says which database on standard error ("temix: database: ..."), so scripts reading
+standard output are undisturbed. Exit status: 0 done, 1 refused or failed, 2 bad usage or
+settings, 141 (128 + SIGPIPE) when the reader of its output went away (``| head``), quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -42,7 +45,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     # SIGTERM ends every command like Ctrl-C does, so atexit handlers (which stop the embedded
     # server) run; `serve` hands the signal to the HTTP front once it has started.
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    return run(argv)
+    try:
+        status = run(argv)
+        sys.stdout.flush()  # a reader gone (`temix ... | head`) shows here, not at exit
+        return status
+    except BrokenPipeError:
+        # The reader of our output went away: stop quietly, as `yes | head` does. Python
+        # ignores SIGPIPE (so `serve` survives a client's closed socket), hence by hand.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 128 + signal.SIGPIPE
 
 
 def run(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> int:
@@ -70,7 +81,15 @@ def run(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> in
         return 1
     except OperationalError as error:
         print(f"temix: database error: {str(error.orig).strip()}", file=sys.stderr)
+        if settings.database_url is not None:
+            print(
+                "temix: is PostgreSQL running there? Start it, or unset DATABASE_URL to use the embedded"
+                " database in the data folder (scripts/serve.sh starts it with the service)",
+                file=sys.stderr,
+            )
         return 1
+    except BrokenPipeError:
+        raise  # main() ends quietly: the reader of our output is gone
     except (EmbeddedServerError, OSError) as error:
         print(f"temix: {error}", file=sys.stderr)
         return 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from contextlib import contextmanager
 
 from service.config import Settings
@@ -49,12 +50,30 @@ def open_database(settings: Settings) -> str:
     from service.store.embedded import start_embedded
     from service.store.migrate import upgrade
 
+    print(f"temix: database: {database_used(settings)}", file=sys.stderr)
     if settings.database_url is not None:
         url = to_sqlalchemy_url(settings.database_url)
     else:
         url = start_embedded(settings.data_dir)
     upgrade(url)
     return url
+
+
+def database_used(settings: Settings) -> str:
+    """Which database a command opens, for people (never a password): on standard error, so
+    an operator sees when a command did not reach the server's database."""
+    if settings.database_url is None:
+        return f"embedded PostgreSQL in {settings.data_dir} (--data-dir / TEMIX_DATA_DIR)"
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(settings.database_url)
+    except ArgumentError:
+        return "DATABASE_URL (unreadable)"
+    host = url.host or url.query.get("host") or "the local socket"
+    where = f"{host}:{url.port}" if url.port else host
+    return f"{url.database or '(default database)'} on {where} (DATABASE_URL)"
 
 
 def engine_for(url: str):

@@ -36,9 +36,10 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
 def _market_add(args, settings, stdin) -> int:
     from service.store.markets import add_market_context
 
+    currency = _checked_currency(args.currency, settings) if args.currency else None
     try:
         context = MarketContext(
-            args.uri, args.timezone, args.currency, args.energy_unit, args.option_lead_time, args.option_granularity
+            args.uri, args.timezone, currency, args.energy_unit, args.option_lead_time, args.option_granularity
         )
     except InvalidValueError as error:
         raise CommandError(f"{error.description}; nothing changed") from error
@@ -62,3 +63,17 @@ def _market_list(args, settings, stdin) -> int:
         ]
     )
     return 0
+
+
+def _checked_currency(code: str, settings) -> str:
+    """The code in capitals, if the schemas' currency list (emix:currency) has it: tenders and
+    the market context's terms carry it as emix:currency, which takes those codes only."""
+    from lxml import etree
+
+    code = code.strip().upper()
+    listing = settings.schema_dir / "oasis" / "cts-xsd" / "clm5ISO42173A.xsd"
+    if listing.exists():
+        known = {e.get("value") for e in etree.parse(str(listing)).iter("{http://www.w3.org/2001/XMLSchema}enumeration")}
+        if code not in known:
+            raise CommandError(f"{code} is not an ISO 4217 currency code of the schemas (e.g. USD, EUR); nothing changed")
+    return code

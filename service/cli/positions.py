@@ -42,16 +42,35 @@ def _positions(args, settings, stdin) -> int:
         require_extra("demo", "matplotlib", needed_by="--plot")
     engine = engine_for(open_database(settings))
     try:
+        _check_registered(engine, args.party_id)
         found = report.profiles(engine, args.party_id, window, step)
         currency_of = report.currencies(engine) if args.plot else {}
     finally:
         engine.dispose()
-    print(f"positions of {args.party_id} from {window.start:%Y-%m-%d %H:%M} to {window.end:%Y-%m-%d %H:%M} UTC")
+    defaulted = " (the default window: today, UTC)" if not args.start and not args.end else ""
+    print(
+        f"positions of {args.party_id} from {window.start:%Y-%m-%d %H:%M} to {window.end:%Y-%m-%d %H:%M} UTC"
+        f"{defaulted}"
+    )
     print(report.table(found))
+    if not found:
+        later = window.start + timedelta(days=1)
+        print(f"another window: --from {later:%Y-%m-%d} [--to ...] (ISO 8601; UTC unless an offset is given)")
     if args.plot:
         report.plot(found, args.party_id, Path(args.plot), window, currency_of)
         print(f"plot written to {args.plot}")
     return 0
+
+
+def _check_registered(engine, party_id: str) -> None:
+    from service.store.parties import get_party_credentials
+
+    with engine.connect() as conn:
+        if get_party_credentials(conn, party_id) is None:
+            raise CommandError(
+                f"party {party_id} is unknown in this database: `temix party list` shows the registered"
+                " parties (give the server's --data-dir or DATABASE_URL if it runs elsewhere)"
+            )
 
 
 def _window(start_text: str | None, end_text: str | None) -> Interval:

@@ -17,7 +17,6 @@ from service.cli.common import CommandError, open_database
 from service.config import Settings
 from service.soap.stacks import soap_endpoint_of
 
-ENDPOINTS = ("/EiTender", "/EiTransaction")
 APP_FACTORY = "service.app:create_app"
 
 _log = logging.getLogger("temix")
@@ -71,6 +70,7 @@ def serve(settings: Settings, app_path: str = APP_FACTORY) -> int:
     def announce() -> None:
         _log.info("temix serving %s", endpoint_urls(settings))
 
+    check_port_free(settings)  # before starting anything: a clear message, not the front's
     try:
         settings = replace(settings, database_url=open_database(settings))
         if settings.front == "gunicorn":
@@ -91,10 +91,42 @@ def serve(settings: Settings, app_path: str = APP_FACTORY) -> int:
                 _log.info("embedded PostgreSQL server left running for another temix command")
 
 
+def check_port_free(settings: Settings) -> None:
+    """Refuse, saying how to choose another, when --host:--port is taken (another `temix serve`,
+    another program). Bound with SO_REUSEADDR as the fronts bind, so a port that only has
+    connections of an earlier server in TIME_WAIT counts as free."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            settings.host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        raise CommandError(f"cannot listen on {settings.host!r}: {error.strerror}; choose another --host") from error
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise CommandError(
+                    f"port {settings.port} on {settings.host} is already in use (another temix serve?):"
+                    f" choose another with --port N (or TEMIX_PORT), e.g. --port {settings.port + 1}"
+                ) from error
+            if error.errno == errno.EACCES:
+                raise CommandError(
+                    f"port {settings.port} on {settings.host} needs privileges: choose one above 1023 with --port N"
+                ) from error
+            raise CommandError(f"cannot listen on {settings.host}:{settings.port}: {error.strerror}") from error
+
+
 def endpoint_urls(settings: Settings) -> str:
     """What ``serve`` announces: each endpoint's address and its WSDL's."""
+    from service.pipeline import ENDPOINTS  # the operation table's endpoints, every one
+
     base = settings.public_url or settings.bind_url
-    return " and ".join(f"{base}{path} (WSDL {base}{path}?wsdl)" for path in ENDPOINTS)
+    return ", ".join(f"{base}/{name} (WSDL {base}/{name}?wsdl)" for name in ENDPOINTS)
 
 
 def _import_factory(path: str) -> Callable[[Settings], Any]:

@@ -70,7 +70,10 @@ def _check_server(base_url: str) -> None:
     try:
         answer = requests.get(f"{base_url}/health", timeout=10)
     except requests.RequestException as error:
-        raise DemoError(f"no server at {base_url}: {error}") from error
+        raise DemoError(
+            f"no server answers at {base_url} ({type(error).__name__}). Start one in another terminal with"
+            " scripts/serve.sh (or: temix serve --data-dir DIR --port PORT) and give its address with --url"
+        ) from error
     if answer.status_code != 200:
         raise DemoError(f"{base_url}/health answered {answer.status_code}: is it a temix server?")
 

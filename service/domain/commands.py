@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from service.domain.errors import InvalidValueError
 from service.domain.intervals import Interval
+from service.domain.markets import MarketContext
 from service.domain.positions import PositionKey, PositionStep
 from service.domain.products import Product
 from service.domain.tenders import Side
@@ -171,6 +172,19 @@ class ShownTransaction:
 class TransactionList:
     transactions: tuple[ShownTransaction, ...]
     description: str = "OK"
+
+
+# ---------------------------------------------------------------- market contexts
+
+
+@dataclass(frozen=True)
+class RequestMarketContext:
+    market_contexts: tuple[str, ...]  # URIs as asked, in order
+
+
+@dataclass(frozen=True)
+class MarketContextTerms:
+    market_contexts: tuple[MarketContext, ...]  # one per URI asked, in the order asked
 
 
 # ---------------------------------------------------------------- positions

@@ -60,6 +60,12 @@ class MarketContext:
         return self.uri
 
     @property
+    def publishes_prices(self) -> bool:
+        """Whether the service publishes the market context's trade prices: it does for every
+        market context (as quotes from ``publisher_id``)."""
+        return True
+
+    @property
     def energy_scale(self) -> str:
         """The siScaleCode of the energy unit prices are quoted in by default."""
         return ENERGY_UNITS[self.energy_unit]

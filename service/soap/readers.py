@@ -25,6 +25,7 @@ from service.domain.commands import (
     ExerciseOption,
     Narrowing,
     Offer,
+    RequestMarketContext,
     RequestPosition,
     RequestTender,
     RequestTransaction,
@@ -122,6 +123,13 @@ def request_position(payload: etree._Element, reading: Reading) -> RequestPositi
         market_contexts=tuple(m.texts(payload, q(EMIX, "marketContext"))),
         combine_transport=m.child_text(payload, q(TEMIX, "combineTransport")) in ("true", "1"),
     )
+
+
+# ---------------------------------------------------------------- market contexts
+
+
+def request_market_context(payload: etree._Element, reading: Reading) -> RequestMarketContext:
+    return RequestMarketContext(tuple(m.texts(payload, q(EMIX, "marketContext"))))
 
 
 # ---------------------------------------------------------------- options

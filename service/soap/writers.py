@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from service.soap import mapping as m
-from service.soap.ns import EI, NSMAP, TEMIX, q
+from service.soap.ns import EI, EMIX, NSMAP, TEMIX, q
 from service.soap.stored import QUANTITY_PATH, SIDE_PATH, stored_products, with_quantity, with_side
 
 
@@ -111,3 +111,23 @@ def transactions(node, answer: Answer, result) -> None:
 def positions(node, answer: Answer, result) -> None:
     if result is not None:
         node.extend([m.position(key, steps) for key, steps in result.positions])
+
+
+def market_context_terms(node, answer: Answer, result) -> None:
+    """temix:marketContextTerms, one per market context of the result."""
+    if result is None:
+        return
+    for context in result.market_contexts:
+        currency = [m.element(q(EMIX, "currency"), context.currency)] if context.currency else []
+        node.append(m.element(
+            q(TEMIX, "marketContextTerms"),
+            None,
+            m.element(q(EMIX, "marketContext"), context.uri),
+            m.element(q(TEMIX, "timezone"), context.timezone),
+            *currency,
+            m.element(q(TEMIX, "energyUnit"), context.energy_unit),
+            m.element(q(TEMIX, "optionLeadTime"), context.option_lead_time),
+            m.element(q(TEMIX, "optionGranularity"), context.option_granularity),
+            m.element(q(TEMIX, "publishesPrices"), "true" if context.publishes_prices else "false"),
+            m.element(q(EI, "publisherPartyID"), context.publisher_id),
+        ))

@@ -3,7 +3,8 @@
 The body size is bounded here, before anything parses it. WSDLs are served with their
 soap:address set to the public URL, or to the address they were fetched from if the Host
 header is a valid host[:port] (service/soap/address.py); their schemaLocations are relative,
-so the XSDs are served at the same relative paths (whitelisted: *.xsd only).
+so the XSDs are served at the same relative paths (whitelisted: *.xsd only), each with the
+charset its XML declaration names (two CTS files are ISO-8859-1).
 ``GET /health`` says the process answers (liveness); ``GET /ready`` also asks the database
 (readiness: 503 while it is unavailable).
 """
@@ -11,6 +12,7 @@ so the XSDs are served at the same relative paths (whitelisted: *.xsd only).
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +21,18 @@ from lxml import etree
 from service.soap.address import endpoint_base, wsdl_with_address
 from service.soap.endpoint import XML, fault_envelope
 from service.soap.faults import RequestTooLargeFault
+
+# The encoding pseudo-attribute of an XML declaration (XML 1.0 section 4.3.3, EncName).
+_DECLARED_ENCODING = re.compile(rb"""<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']""")
+
+
+def xml_content_type(document: bytes) -> str:
+    """text/xml with the charset of the document's XML declaration (UTF-8 without one), so a
+    client that trusts the HTTP header over the declaration (RFC 7303) decodes it right."""
+    found = _DECLARED_ENCODING.match(document)
+    charset = found.group(1).decode("ascii").lower() if found else "utf-8"
+    return f"text/xml; charset={charset}"
+
 
 class SoapFront:
     def __init__(
@@ -38,9 +52,10 @@ class SoapFront:
         self.public_url = public_url
         self.bind_url = bind_url
         self.wsdls = {name: etree.parse(str(self.schema_dir / f"{name}.wsdl")) for name in endpoints}
-        self.schema_files = {
-            "/" + path.relative_to(self.schema_dir).as_posix(): path.read_bytes()
+        self.schema_files = {  # path -> (document, its content type)
+            "/" + path.relative_to(self.schema_dir).as_posix(): (data, xml_content_type(data))
             for path in self.schema_dir.rglob("*.xsd")
+            for data in (path.read_bytes(),)
         }
 
     def __call__(self, environ, start_response):
@@ -53,7 +68,7 @@ class SoapFront:
             if endpoint is not None and environ.get("QUERY_STRING", "").lower().startswith("wsdl"):
                 return self._wsdl(path.strip("/"), environ, start_response)
             if path in self.schema_files:
-                return self._send(start_response, "200 OK", self.schema_files[path], XML)
+                return self._send(start_response, "200 OK", *self.schema_files[path])
             if path == "/health":
                 return self._send(start_response, "200 OK", b"ok\n", "text/plain")
             if path == "/ready":

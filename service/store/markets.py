@@ -1,4 +1,5 @@
-"""Market context rows, and the per-worker cache the request path reads them through."""
+"""Market context rows, the per-worker cache the request path reads them through, and the
+repository of the request path (``uow.market_contexts``)."""
 
 from __future__ import annotations
 
@@ -66,3 +67,28 @@ class MarketContexts:
         with self.engine.connect() as conn:
             self._known = {context.uri: context for context in list_market_contexts(conn)}
         self._loaded_at = time.monotonic()
+
+
+# One round trip: each registered market context asked for, and whether the party is enrolled.
+_AS_SEEN_BY = (
+    "SELECT m.market_context, m.timezone, m.currency, m.energy_unit, m.option_lead_time,"
+    " m.option_granularity, EXISTS (SELECT 1 FROM party_market_context p"
+    " WHERE p.party_id = %s AND p.market_context = m.market_context)"
+    " FROM market_context m WHERE m.market_context = ANY(%s)"
+)
+
+
+class MarketContextRepository:
+    """``uow.market_contexts``: market contexts as a party sees them, inside the request's
+    transaction."""
+
+    def __init__(self, uow):
+        self._uow = uow
+
+    def as_seen_by(self, party_id: str, uris: list[str]) -> dict[str, tuple[MarketContext, bool]]:
+        """URI -> (its terms, whether ``party_id`` is enrolled in it), for those of ``uris``
+        that are registered."""
+        if not uris:
+            return {}
+        rows = self._uow.fetch(self._uow.sql("temix_market_contexts_seen", _AS_SEEN_BY, (party_id, list(uris))))
+        return {row[0]: (MarketContext(*row[:6]), row[6]) for row in rows}

@@ -33,6 +33,7 @@ from sqlalchemy.exc import DBAPIError
 
 from service.store.credentials import PartyRepository
 from service.store.db import DatabaseUnavailableError, discard_if_lost, first_line, is_unavailable
+from service.store.markets import MarketContextRepository
 from service.store.positions import PositionRepository
 from service.store.quotes import QuoteRepository
 from service.store.requests import RequestLog
@@ -54,6 +55,7 @@ class UnitOfWork:
         self.requests = RequestLog(self)
         self.parties = PartyRepository(self)
         self.quotes = QuoteRepository(self)
+        self.market_contexts = MarketContextRepository(self)
 
     def __enter__(self) -> UnitOfWork:
         try:

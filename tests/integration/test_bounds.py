@@ -37,6 +37,7 @@ REQUESTS = {
     "EiRequestTransaction": ("/EiTransaction", lambda: msg.request_transaction("r-rx", "party-B", ["party-A"], [msg.CTX], ["opt-x"], [f"{H10}/PT1H"]), ()),
     "EiRequestPosition": ("/EiTransaction", lambda: msg.request_position("r-rp", "party-B", H10, "PT1H", "PT1H", [msg.CTX], "energy", "NODE-1"), ()),
     "EiExerciseOption": ("/EiTransaction", lambda: opt.exercise_option("r-ex", "party-B", "party-A", "opt-x", ("ex-1", H10, "PT1H", "1")), ()),
+    "EiRequestEiMarketContext": ("/EiMarketContext", lambda: msg.request_market_context("r-mc", "party-A", msg.CTX), ()),
 }
 
 

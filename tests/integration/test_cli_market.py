@@ -16,6 +16,15 @@ def test_market_context_add_and_list(temix):
     assert bad.returncode == 1 and "Mars/Base" in bad.stderr
 
 
+def test_a_market_contexts_currency_is_an_iso_code_of_the_schemas_in_capitals(temix):
+    """Its terms are sent as emix:currency, which takes the schemas' ISO 4217 codes only."""
+    unknown = temix("market-context", "add", "http://m.example/xyz", "--currency", "XYZ")
+    assert unknown.returncode == 1 and "XYZ is not an ISO 4217 currency code" in unknown.stderr
+    lower = temix("market-context", "add", "http://m.example/eur", "--currency", "eur")
+    assert lower.returncode == 0, lower.stderr
+    assert "EUR" in temix("market-context", "list").stdout
+
+
 def trade(service):
     service.call("/EiTender", msg.create_tender("r1", "party-A", "party-B", ("t1", msg.product(quantity="2", scale="M", price="80", energy_scale="M"))))
     reply = service.call("/EiTransaction", msg.create_transaction("a1", "party-B", "party-A", ("x1", "t1", msg.product(side="buy", quantity="2", scale="M", price="80", energy_scale="M", state="transaction"))))

@@ -285,3 +285,14 @@ def envelope(payload, token=None, headers=()) -> bytes:
         header.extend(headers)
     etree.SubElement(env, q(SOAP11_ENV, "Body")).append(payload)
     return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+
+
+def request_market_context(request_id, party, *market_contexts, with_party=True):
+    """pyld:eiRequestEiMarketContext (its ei:partyID is optional in CTS)."""
+    return el(
+        q(PYLD, "eiRequestEiMarketContext"),
+        None,
+        el(q(PYLD, "requestID"), request_id),
+        *[el(q(EMIX, "marketContext"), uri) for uri in market_contexts],
+        el(q(EI, "partyID"), party) if with_party else None,
+    )

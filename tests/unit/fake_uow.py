@@ -345,12 +345,26 @@ class FakeQuotes:
         found.sort(key=lambda price: (price.key.start, int(price.quote_id[6:])), reverse=True)
         return found[:limit]
 
+class FakeMarketContexts:
+    """The registered market contexts; enrolment read from the parties' memberships."""
+
+    def __init__(self, uow: FakeUnitOfWork, registered):
+        self.uow = uow
+        self.registered = {context.uri: context for context in registered}
+
+    def as_seen_by(self, party_id: str, uris: list[str]):
+        party = self.uow.parties.get(party_id, Party())
+        return {
+            uri: (self.registered[uri], uri in party.market_contexts) for uri in uris if uri in self.registered
+        }
+
 
 class FakeUnitOfWork:
     """``with FakeUnitOfWork() as uow: ...; uow.commit()``, like the real one."""
 
-    def __init__(self, parties: dict[str, Party] | None = None):
+    def __init__(self, parties: dict[str, Party] | None = None, market_contexts=()):
         self.parties = parties or {}
+        self.market_contexts = FakeMarketContexts(self, market_contexts)
         self.tenders = FakeTenders(self)
         self.transactions = FakeTransactions(self)
         self.positions = FakePositions()

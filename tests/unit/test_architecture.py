@@ -20,6 +20,7 @@ from service.domain.commands import (
     CreatedTransaction,
     DistributedTender,
     ExercisedOption,
+    MarketContextTerms,
     PositionReport,
     TenderList,
     TransactionList,
@@ -33,6 +34,7 @@ from service.domain.quotes import (
     Traded,
     TradePrice,
 )
+from service.domain.markets import MarketContext
 from service.soap.schema import SchemaSet
 from service.soap.writers import Answer
 from tests.support import messages as msg
@@ -135,7 +137,7 @@ def wsdl_operations() -> dict[str, dict]:
 
 def test_every_wsdl_operation_has_a_row_and_every_row_a_wsdl_operation():
     published = wsdl_operations()
-    assert len(published) == 11
+    assert len(published) == 12
     assert sorted(published) == sorted(pipeline.OPERATIONS)
     for operation in pipeline.TABLE:
         assert published[operation.name] == dict(
@@ -181,6 +183,9 @@ RESULTS = {
             Traded(Decimal("0.08"), Decimal("2.5"), Decimal("0.21"), 2),
         ),
     )),
+    "EiRequestEiMarketContext": MarketContextTerms(
+        (MarketContext("http://a.example/ctx", "Europe/Berlin", "EUR", "MWh", "PT2H", "PT15M"), MarketContext("urn:b"))
+    ),
 }
 
 
