@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from service.domain.audit import check_details
 from service.domain.commands import DistributionScope, Narrowing, ShownTender
 from service.domain.errors import DuplicateIdError, NotFoundError
 from service.domain.intervals import Interval
@@ -252,6 +253,16 @@ class FakePositions:
         return found
 
 
+class FakeAudit:
+    """``uow.audit``: events recorded as (kind, subject, details), kept in ``events``."""
+
+    def __init__(self):
+        self.events: list[tuple] = []
+
+    def record(self, kind, subject, details=None) -> None:
+        self.events.append((kind, subject, check_details(details or {})))
+
+
 class FakeUnitOfWork:
     """``with FakeUnitOfWork() as uow: ...; uow.commit()``, like the real one."""
 
@@ -260,6 +271,7 @@ class FakeUnitOfWork:
         self.tenders = FakeTenders(self)
         self.transactions = FakeTransactions(self)
         self.positions = FakePositions()
+        self.audit = FakeAudit()
         self.committed = False
 
     def __enter__(self) -> FakeUnitOfWork:
