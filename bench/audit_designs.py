@@ -178,14 +178,17 @@ def main(argv=None) -> int:
         stop_embedded(data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
     print(f"{args.rounds} rounds x {args.requests} requests per variant and operation; medians of the rounds, us per request")
-    print("| operation | audit | wall | CPU here | CPU PostgreSQL | CPU total | vs none |")
-    print("|---|---|---|---|---|---|---|")
+    print("| operation | audit | wall | CPU here | CPU PostgreSQL | CPU total | vs none | CPU added, paired by round: median (min..max) |")
+    print("|---|---|---|---|---|---|---|---|")
     for name in ("EiCreateTender", "EiCreateTransaction"):
         base = None
+        totals = {v: [here + pg for _, here, pg in figures[(name, v)]] for v in variants}
         for variant in variants:
             wall, here, pg = (statistics.median(column) for column in zip(*figures[(name, variant)]))
             base = base or here + pg
-            print(f"| {name} | {variant} | {wall:.0f} | {here:.0f} | {pg:.0f} | {here + pg:.0f} | {(here + pg) / base:.3f} x |")
+            added = [t - b for t, b in zip(totals[variant], totals["none"])]
+            paired = f"{statistics.median(added):+.0f} ({min(added):+.0f}..{max(added):+.0f})" if variant != "none" else "-"
+            print(f"| {name} | {variant} | {wall:.0f} | {here:.0f} | {pg:.0f} | {here + pg:.0f} | {(here + pg) / base:.3f} x | {paired} |")
     print("audit rows written, by variant (first letter) and kind:", by_variant)
     return 0
 

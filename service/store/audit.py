@@ -130,7 +130,8 @@ def stream_events(conn: Connection, wanted: AuditFilter, now: datetime, batch: i
         "clock": CLOCK, "expired": TENDER_EXPIRED, "now": now,
         "party": wanted.party_id, "tender": wanted.tender_id, "since": wanted.since, "until": wanted.until,
     }
-    result = conn.execution_options(stream_results=True, max_row_buffer=batch).execute(text(query), params)
+    streamed = {"stream_results": True, "max_row_buffer": batch}  # this statement only, not the connection
+    result = conn.execute(text(query), params, execution_options=streamed)
     try:
         for at, _, _, actor, request_id, kind, party_id, counterparty_id, tender_id, transaction_id, details in result:
             yield AuditEvent(

@@ -262,3 +262,38 @@ def test_temix_audit_refuses_a_window_that_ends_before_it_starts(database_url, t
     monkeypatch.setenv("DATABASE_URL", database_url)
     assert run(["audit", "--from", "2030-01-02", "--to", "2030-01-01"]) == 1
     assert "--from must be before --to" in capsys.readouterr().err
+
+
+def test_a_request_s_events_travel_with_its_commit_in_no_extra_round_trip(service, engine, monkeypatch):
+    from service.store.uow import UnitOfWork
+
+    sent = []
+    original = UnitOfWork._send
+
+    def counted(self, statement, *, begin):
+        sent.append(statement)
+        return original(self, statement, begin=begin)
+
+    ok(service.call("/EiTender", msg.request_tender("q1", "party-A")))  # credentials now remembered
+    ok(service.call("/EiTender", msg.request_tender("q2", "party-B")))
+    monkeypatch.setattr(UnitOfWork, "_send", counted)
+    ok(service.call("/EiTender", msg.create_tender("r1", "party-A", "party-B", ("t1", msg.product()), ("t2", msg.product()))))
+    assert len(sent) == 1  # tenders, request log and audit events: one message, as without the audit
+    sent.clear()
+    ok(service.call("/EiTransaction", msg.create_transaction("r2", "party-B", "party-A", ("x1", "t1", msg.product(side="buy", state="transaction")))))
+    assert len(sent) == 2 and sent[-1] == b"COMMIT"  # the tender lock, then the writes with COMMIT
+    assert [e["kind"] for e in events(engine)] == ["tender.created"] * 2 + ["transaction.created", "tender.filled"]
+
+
+def test_the_trail_is_read_through_a_server_side_cursor_a_batch_at_a_time(trail, engine):
+    from service.store.audit import AuditFilter, stream_events
+
+    with engine.connect() as conn:
+        stream = stream_events(conn, AuditFilter(), datetime.now(UTC), batch=2)
+        first = next(stream)
+        open_cursors = conn.execute(text("SELECT count(*) FROM pg_cursors WHERE NOT is_holdable")).scalar_one()
+        rest = list(stream)
+    assert open_cursors == 1  # the rows stay on the server until fetched
+    assert [first.kind, *(event.kind for event in rest)] == [
+        "tender.created", "tender.created", "tender.created", "transaction.created", "tender.filled", "tender.cancelled",
+    ]
