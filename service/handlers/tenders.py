@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from service.domain import audit
+from service.domain.audit import Subject
 from service.domain.commands import (
     CancelTender,
     CanceledTender,
@@ -13,8 +15,6 @@ from service.domain.commands import (
     TenderList,
     ok_description,
 )
-from service.domain import audit
-from service.domain.audit import Subject
 from service.domain.errors import DuplicateIdError, NotFoundError, NotPermittedError
 from service.domain.products import check_addressee, check_distinct_tenders, check_offer
 from service.domain.tenders import check_cancellable

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from service.domain import audit
+from service.domain.audit import Subject
 from service.domain.commands import (
     CreatedTransaction,
     CreateTransaction,
@@ -12,8 +14,6 @@ from service.domain.commands import (
     TransactionList,
     ok_description,
 )
-from service.domain import audit
-from service.domain.audit import Subject
 from service.domain.errors import NotFoundError
 from service.domain.positions import changes_for_transaction
 from service.domain.products import check_accepting
