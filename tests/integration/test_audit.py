@@ -297,3 +297,25 @@ def test_the_trail_is_read_through_a_server_side_cursor_a_batch_at_a_time(trail,
     assert [first.kind, *(event.kind for event in rest)] == [
         "tender.created", "tender.created", "tender.created", "transaction.created", "tender.filled", "tender.cancelled",
     ]
+
+
+def test_temix_audit_piped_into_head_stops_quietly(engine, database_url, temix_env):
+    import subprocess
+    import sys
+
+    with engine.begin() as conn:  # more than a pipe's buffer of events
+        conn.execute(text(
+            "INSERT INTO audit_event (actor, kind, party_id, details)"
+            " SELECT 'operator:test', 'party.added', 'p-' || n, '{\"groups\": [\"north\"]}' FROM generate_series(1, 3000) n"
+        ))
+    env = {**temix_env, "DATABASE_URL": database_url}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "audit", "--format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )
+    first = json.loads(process.stdout.readline())
+    process.stdout.close()  # as `head -1` does
+    _, stderr = process.communicate(timeout=120)
+    assert first["kind"] == "party.added"
+    assert process.returncode == 0
+    assert b"Broken pipe" not in stderr and b"Traceback" not in stderr
