@@ -251,6 +251,7 @@ class Pipeline:
         with UnitOfWork(self.engine) as uow:
             party_id = self.authenticator.authenticate(uow, token, now)
             check_speaks_for(party_id, payload, operation.speakers)
+            uow.audit.act_as(party_id, request_id, now)
             answer = w.Answer(request_id, party_id, counterparty_id)
             try:
                 command = operation.read(payload, readers.Reading(self.market_of, headers))

@@ -9,7 +9,8 @@ the end; with ``TEST_DATABASE_URL=postgresql://...`` that server instead (the ro
 CREATEDB). Either way the tests get a fresh database ``temix_test_<pid>`` migrated with
 ``alembic upgrade head``; never SQLite, never a mock.
 
-Isolation: the ``engine`` fixture empties every table (TRUNCATE ... RESTART IDENTITY) before
+Isolation: the ``engine`` fixture empties every table (TRUNCATE ... RESTART IDENTITY; the audit
+trail's guard against TRUNCATE lifted inside that transaction only) before
 the test, so each test starts from empty tables even when the code under test commits, as the
 service does; what a test leaves behind stays until the next one, for looking at after a
 failure.
@@ -35,6 +36,7 @@ from service.store.migrate import upgrade
 from service.store.tables import metadata
 
 TESTS_DIR = Path(__file__).resolve().parent
+AUDIT_GUARD = "audit_event_append_only"  # the trigger that keeps the audit trail append-only
 TIER_BY_FOLDER = {
     "unit": "unit",
     "integration": "integration",
@@ -138,4 +140,8 @@ def truncate_all(engine: Engine) -> None:
     with engine.begin() as conn:
         # Fail fast, naming the cause, rather than wait on a connection a test left open.
         conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+        # The audit trail refuses TRUNCATE (migration 0014): as its owner may, the fixture
+        # lifts that inside this transaction only, the DBA's documented break-glass.
+        conn.exec_driver_sql(f"ALTER TABLE audit_event DISABLE TRIGGER {AUDIT_GUARD}")
         conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        conn.exec_driver_sql(f"ALTER TABLE audit_event ENABLE TRIGGER {AUDIT_GUARD}")

@@ -8,6 +8,7 @@
     temix market-context add|list                                           (market.py)
     temix positions PARTY_ID [--from T] [--to T] [--resolution R] [--plot F] (positions.py)
     temix demo --url URL --out DIR                                           (demo.py)
+    temix audit [--party ID] [--tender ID] [--from T] [--to T] [--format table|json]  (audit.py)
 
 The database is ``DATABASE_URL`` if set, else an embedded PostgreSQL in ``DIR/pg`` (see
 service/store/embedded.py); every command that opens it first brings it to the newest
@@ -29,7 +30,7 @@ from typing import TextIO
 
 from sqlalchemy.exc import OperationalError
 
-from service.cli import db, demo, market, party, positions, serve
+from service.cli import audit, db, demo, market, party, positions, serve
 from service.cli.common import CommandError
 from service.cli.party import read_password
 from service.config import Settings, SettingsError
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     market.add_commands(commands, common)
     positions.add_commands(commands, common)
     demo.add_commands(commands, common)
+    audit.add_commands(commands, common)
     return parser
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 
 from service.cli.common import CommandError, print_table, with_connection
+from service.domain import audit
+from service.domain.audit import Subject
 from service.domain.errors import InvalidValueError
 from service.domain.markets import ENERGY_UNITS, MarketContext
 
@@ -34,6 +36,7 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
 
 
 def _market_add(args, settings, stdin) -> int:
+    from service.store.audit import record_operator
     from service.store.markets import add_market_context
 
     currency = _checked_currency(args.currency, settings) if args.currency else None
@@ -46,6 +49,12 @@ def _market_add(args, settings, stdin) -> int:
     with with_connection(settings, write=True) as conn:
         if not add_market_context(conn, context):
             raise CommandError(f"market context {args.uri} is already registered; nothing changed")
+        details = {
+            "market_context": context.uri, "timezone": context.timezone, "currency": context.currency,
+            "energy_unit": context.energy_unit, "option_lead_time": context.option_lead_time,
+            "option_granularity": context.option_granularity,
+        }
+        record_operator(conn, "market-context add", audit.MARKET_CONTEXT_ADDED, Subject(), details)
     print(f"added market context {context.uri} ({context.timezone}, {context.currency or 'any currency'}, prices per {context.energy_unit})")
     return 0
 

@@ -19,6 +19,8 @@ from typing import TextIO
 
 from service.cli.common import CommandError, print_table, with_connection
 from service.config import Settings
+from service.domain import audit
+from service.domain.audit import Subject
 
 
 def add_commands(commands, common: argparse.ArgumentParser) -> None:
@@ -75,6 +77,7 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
 
 def _party_add(args, settings: Settings, stdin: TextIO) -> int:
     from service.auth.passwords import hash_password, load_or_create_key, seal_secret
+    from service.store.audit import record_operator
     from service.store.parties import PartyExistsError, add_party
 
     party_id = _checked_name("PARTY_ID", args.party_id)
@@ -88,6 +91,8 @@ def _party_add(args, settings: Settings, stdin: TextIO) -> int:
     try:
         with with_connection(settings, write=True) as conn:
             add_party(conn, party_id, password_hash, sealed, *astuple(memberships))
+            details = dict(_membership_details(memberships), digest_enabled=not args.text_only)
+            record_operator(conn, "party add", audit.PARTY_ADDED, Subject(party_id), details)
             _warn_unregistered(conn, memberships)
     except PartyExistsError as error:
         raise CommandError(f"{error}; nothing changed") from error
@@ -110,6 +115,7 @@ def _party_unenroll(args, settings: Settings, stdin: TextIO) -> int:
 
 def _edit_memberships(args, settings: Settings, edit, done: str, unchanged: str) -> int:
     """``temix party enroll|unenroll``: says what changed and what already was so (exit 0)."""
+    from service.store.audit import record_operator
     from service.store.parties import Memberships, UnknownPartyError
 
     memberships = _memberships(args)
@@ -123,6 +129,10 @@ def _edit_memberships(args, settings: Settings, edit, done: str, unchanged: str)
     try:
         with with_connection(settings, write=True) as conn:
             changed = edit(conn, args.party_id, memberships)
+            if changed:
+                kind = audit.PARTY_ENROLLED if args.party_command == "enroll" else audit.PARTY_UNENROLLED
+                command = f"party {args.party_command}"
+                record_operator(conn, command, kind, Subject(args.party_id), _membership_details(changed))
             if args.party_command == "enroll":
                 _warn_unregistered(conn, memberships)
     except UnknownPartyError as error:
@@ -179,6 +189,12 @@ def _memberships(args):
         (_checked_name("--group", value) for value in args.group),
         (_checked_name("--service-area", value) for value in args.service_area),
     )
+
+
+def _membership_details(memberships) -> dict:
+    """The audit details of memberships: the kinds that name something."""
+    kinds = ("market_contexts", "groups", "service_areas")
+    return {kind: list(names) for kind, names in zip(kinds, astuple(memberships)) if names}
 
 
 def _describe(memberships) -> str:

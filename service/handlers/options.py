@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from service.domain import audit
+from service.domain.audit import Subject
 from service.domain.commands import ExercisedOption, ExerciseOption
 from service.domain.errors import NotFoundError, NotPermittedError
 from service.domain.options import Exercise, OptionType, check_exercises, exercise_of, holder_of
@@ -45,6 +47,9 @@ def exercise_option(cmd: ExerciseOption, uow, ctx: Context) -> ExercisedOption:
         made.append(NewTransaction(asked.transaction_id, option.tender_pk, product, form, option_pk=option.pk))
         changes += changes_for_transaction(ctx.party_id, cmd.writer_id, terms)
         trades.append(terms)
+        details = dict(audit.terms_details(terms), option_transaction_id=cmd.option_id)
+        subject = Subject(ctx.party_id, cmd.writer_id, transaction_id=asked.transaction_id)
+        uow.audit.record(audit.OPTION_EXERCISED, subject, details)
     uow.transactions.add(ctx.party_id, ctx.request_id, cmd.writer_id, made)
     uow.positions.apply(changes)
     uow.quotes.publish(published(trades), ctx.now)

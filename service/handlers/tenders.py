@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from service.domain import audit
+from service.domain.audit import Subject
 from service.domain.commands import (
     CancelTender,
     CanceledTender,
@@ -28,6 +30,9 @@ def create_tender(cmd: CreateTender, uow, ctx: Context) -> CreatedTender:
     # written with the commit (one round trip); a tenderID used before or an unregistered
     # counterparty refuses the request then
     uow.tenders.add(ctx.party_id, ctx.request_id, cmd.counterparty_id, cmd.offers)
+    for offer in cmd.offers:
+        subject = Subject(ctx.party_id, cmd.counterparty_id, offer.tender_id)
+        uow.audit.record(audit.TENDER_CREATED, subject, audit.product_details(offer.product))
     return CreatedTender(tuple(tender_ids))
 
 
@@ -50,6 +55,11 @@ def distribute_tender(cmd: DistributeTender, uow, ctx: Context) -> DistributedTe
         if uow.tenders.add_distributed(ctx.party_id, ctx.request_id, sent, same) != len(same):
             raise DuplicateIdError(f"A tenderID of {tender_ids} is already used by {ctx.party_id!r}")
         reached.update(parties)
+        for offer in same:
+            details = dict(audit.product_details(offer.product), recipients=len(parties))
+            if cmd.scope:
+                details["scope"] = {"groups": list(cmd.scope.groups), "service_areas": list(cmd.scope.service_areas)}
+            uow.audit.record(audit.TENDER_DISTRIBUTED, Subject(ctx.party_id, tender_id=offer.tender_id), details)
     return DistributedTender(len(reached), tuple(offer.tender_id for offer in cmd.offers))
 
 
@@ -65,6 +75,10 @@ def cancel_tender(cmd: CancelTender, uow, ctx: Context) -> CanceledTender:
             raise NotFoundError(f"You have no tender {tender_id!r}")
         check_cancellable(stored.tender, ctx.party_id, ctx.now)
     uow.tenders.cancel([locked[tender_id].pk for tender_id in tender_ids], ctx.now)
+    for tender_id in tender_ids:
+        tender = locked[tender_id].tender
+        subject = Subject(ctx.party_id, tender.counterparty_id, tender_id)
+        uow.audit.record(audit.TENDER_CANCELLED, subject, {"remaining_kw": audit.amount(tender.remaining_kw)})
     return CanceledTender()
 
 

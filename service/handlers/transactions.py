@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from service.domain import audit
+from service.domain.audit import Subject
 from service.domain.commands import (
     CreatedTransaction,
     CreateTransaction,
@@ -49,10 +51,22 @@ def create_transaction(cmd: CreateTransaction, uow, ctx: Context) -> CreatedTran
         if product.option is None:  # an option changes no position until it is exercised
             changes += changes_for_transaction(ctx.party_id, cmd.maker_id, product.terms)
             trades.append(product.terms)  # an option's premium is no price of energy: not published
+        _audit_acceptance(uow, ctx, cmd.maker_id, acceptance, locked[acceptance.tender_id].tender.remaining_kw)
     uow.transactions.add(ctx.party_id, ctx.request_id, cmd.maker_id, made)
     uow.positions.apply(changes)
     uow.quotes.publish(published(trades), ctx.now)
     return CreatedTransaction(tuple(acceptance.transaction_id for acceptance in cmd.acceptances))
+
+
+def _audit_acceptance(uow, ctx: Context, maker_id: str, acceptance, remaining_kw) -> None:
+    """The transaction made, and the tender filled by it (partly while rate remains)."""
+    terms = acceptance.product.terms
+    ids = {"tender_id": acceptance.tender_id, "transaction_id": acceptance.transaction_id}
+    details = audit.product_details(acceptance.product)
+    uow.audit.record(audit.TRANSACTION_CREATED, Subject(ctx.party_id, maker_id, **ids), details)
+    filled = {"rate_kw": audit.amount(terms.quantity_kw), "price_per_kwh": audit.amount(terms.price_per_kwh),
+              "remaining_kw": audit.amount(remaining_kw)}
+    uow.audit.record(audit.TENDER_FILLED, Subject(maker_id, ctx.party_id, **ids), filled)
 
 
 def _after_take(stored, quantity_kw):

@@ -22,6 +22,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 
@@ -328,3 +329,28 @@ trade_price = Table(
 )
 # listed per market context, latest delivery first
 Index("ix_trade_price_market_start", trade_price.c.market_context, trade_price.c.start_at, trade_price.c.id)
+# --- Audit trail --------------------------------------------------------------------------------
+# Append-only: one row per state change, written in the transaction of the change; triggers
+# (migration 0014) refuse UPDATE, DELETE and TRUNCATE. ``at`` is the server clock of the
+# request (or the database's for a `temix` command); ``actor`` a party ID or
+# ``operator:<command>``; ``details`` what changed, never a password or secret.
+audit_event = Table(
+    "audit_event",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Column("actor", Text, nullable=False),
+    Column("request_id", Text),
+    Column("kind", Text, nullable=False),
+    Column("party_id", Text),
+    Column("counterparty_id", Text),
+    Column("tender_id", Text),
+    Column("transaction_id", Text),
+    Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    # `temix audit` reads by time, by either party (an acting party is always one of them),
+    # and by tenderID
+    Index("ix_audit_event_at", "at"),
+    Index("ix_audit_event_party", "party_id", "at"),
+    Index("ix_audit_event_counterparty", "counterparty_id", "at", postgresql_where=text("counterparty_id is not null")),
+    Index("ix_audit_event_tender", "tender_id", postgresql_where=text("tender_id is not null")),
+)

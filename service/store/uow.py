@@ -15,6 +15,8 @@ in by psycopg2 (``sql``).
 A database that cannot be reached, or a connection lost on the way (a restart, a failover),
 leaves the block as ``DatabaseUnavailableError``; the lost connection is not pooled again.
 
+The request's audit events (``uow.audit``) are one more queued INSERT, sent with COMMIT.
+
 ``uow.conn`` is the SQLAlchemy connection for Core statements: asking for it begins the
 transaction (and sends the queued writes), so Core and queued statements share it.
 """
@@ -31,6 +33,7 @@ from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from service.store.audit import AuditTrail
 from service.store.credentials import PartyRepository
 from service.store.db import DatabaseUnavailableError, discard_if_lost, first_line, is_unavailable
 from service.store.markets import MarketContextRepository
@@ -56,6 +59,7 @@ class UnitOfWork:
         self.parties = PartyRepository(self)
         self.quotes = QuoteRepository(self)
         self.market_contexts = MarketContextRepository(self)
+        self.audit = AuditTrail(self)
 
     def __enter__(self) -> UnitOfWork:
         try:
@@ -146,6 +150,9 @@ class UnitOfWork:
         return self._conn
 
     def commit(self) -> None:
+        audited = self.audit.pending()  # the request's audit events travel with its COMMIT
+        if audited is not None:
+            self._queued.append(audited)
         if self._begun:
             self._send(b"COMMIT", begin=False)
         elif self._queued:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from service.domain.audit import check_details
 from service.domain.commands import DistributionScope, Narrowing, ShownTender
 from service.domain.errors import DuplicateIdError, NotFoundError
 from service.domain.intervals import Interval
@@ -357,6 +358,14 @@ class FakeMarketContexts:
         return {
             uri: (self.registered[uri], uri in party.market_contexts) for uri in uris if uri in self.registered
         }
+class FakeAudit:
+    """``uow.audit``: events recorded as (kind, subject, details), kept in ``events``."""
+
+    def __init__(self):
+        self.events: list[tuple] = []
+
+    def record(self, kind, subject, details=None) -> None:
+        self.events.append((kind, subject, check_details(details or {})))
 
 
 class FakeUnitOfWork:
@@ -369,6 +378,7 @@ class FakeUnitOfWork:
         self.transactions = FakeTransactions(self)
         self.positions = FakePositions()
         self.quotes = FakeQuotes(self)
+        self.audit = FakeAudit()
         self.committed = False
 
     def __enter__(self) -> FakeUnitOfWork:
