@@ -3,6 +3,8 @@ the trade prices each market context publishes."""
 
 from __future__ import annotations
 
+from service.domain import audit
+from service.domain.audit import Subject
 from service.domain.commands import ok_description
 from service.domain.errors import (
     DuplicateIdError,
@@ -41,13 +43,21 @@ def create_quote(cmd: CreateQuote, uow, ctx: Context) -> CreatedQuote:
     if not market_wide:
         # written with the commit; a quoteID used before or an unregistered subscriber refuses it then
         uow.quotes.add(ctx.party_id, ctx.request_id, cmd.subscriber_id, None, cmd.quotes)
+        _audit_quotes(uow, ctx, cmd, recipients=1)
         return CreatedQuote(tuple(quote_ids))
     parties = uow.tenders.recipients(ctx.party_id, cmd.subscriber_id, cmd.scope)
     if not parties:
         raise NotFoundError(f"No party to reach in market context {cmd.subscriber_id!r}{cmd.scope.within}")
     sent = uow.tenders.new_distribution(ctx.party_id, ctx.request_id, parties)
     uow.quotes.add(ctx.party_id, ctx.request_id, None, sent, cmd.quotes)
+    _audit_quotes(uow, ctx, cmd, recipients=len(parties))
     return CreatedQuote(tuple(quote_ids))
+
+
+def _audit_quotes(uow, ctx: Context, cmd: CreateQuote, recipients: int) -> None:
+    for quote in cmd.quotes:
+        details = {"quote_id": quote.quote_id, "products": len(quote.products), "recipients": recipients}
+        uow.audit.record(audit.QUOTE_CREATED, Subject(ctx.party_id, cmd.subscriber_id), details)
 
 
 def cancel_quote(cmd: CancelQuote, uow, ctx: Context) -> CanceledQuote:
@@ -68,6 +78,9 @@ def cancel_quote(cmd: CancelQuote, uow, ctx: Context) -> CanceledQuote:
         if stored.end_at <= ctx.now:
             raise NotStandingError(f"The delivery of quote {quote_id!r} ended at {stored.end_at.isoformat()}")
     uow.quotes.cancel([locked[quote_id].pk for quote_id in quote_ids], ctx.now)
+    for quote_id in quote_ids:
+        subject = Subject(ctx.party_id, locked[quote_id].subscriber_id or locked[quote_id].market_context)
+        uow.audit.record(audit.QUOTE_CANCELLED, subject, {"quote_id": quote_id})
     return CanceledQuote()
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from service.auth.passwords import hash_password
 from service.soap.ns import EI, EMIX, POWER, q
 from service.store.parties import Memberships, add_party
-from service.store.tables import distribution_recipient, quote, request_log, trade_price, transaction
+from service.store.tables import audit_event, distribution_recipient, quote, request_log, trade_price, transaction
 from tests.support import messages as msg
 from tests.support import option_messages as opt
 from tests.support import quote_messages as qm
@@ -185,3 +185,19 @@ def test_transport_trades_are_published_per_interface(market):
     assert market.call("/EiTransaction", accept).code == "200"
     reply = ask(market, "party-B", CTX)
     assert reply.payload.findtext(f".//{q(POWER, 'pointOfReceipt')}") == "NODE-0"
+
+
+def test_quotes_created_and_cancelled_are_in_the_audit_trail(market, engine):
+    assert create(market, "c1", ("q1", [msg.product(state=IOI)])).code == "200"
+    assert market.call("/EiQuote", qm.cancel_quote("x1", "party-A", "q1"), as_party="party-A").code == "200"
+    assert create(market, "c2", ("q1", [msg.product(state=IOI)])).code == "409"  # refused: nothing recorded
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(audit_event.c.kind, audit_event.c.actor, audit_event.c.request_id, audit_event.c.party_id,
+                   audit_event.c.counterparty_id, audit_event.c.details).order_by(audit_event.c.id)
+        ).all()
+    assert [tuple(row[:5]) for row in rows] == [
+        ("quote.created", "party-A", "c1", "party-A", "party-B"),
+        ("quote.cancelled", "party-A", "x1", "party-A", "party-B"),
+    ]
+    assert rows[0].details == {"quote_id": "q1", "products": 1, "recipients": 1}
