@@ -30,7 +30,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH.parent), str(BENCH)]
 
 from common import CTX, fill, password_of, run_start, tpl_create_tender, tpl_create_transaction  # noqa: E402
-from inproc import postgres_cpu, wsgi_post  # noqa: E402
+from inproc import postgres_cpu, prepare_service, wsgi_post  # noqa: E402
 
 # --- design (b): triggers reading transaction-local settings ---------------------------------
 _SETTINGS = (
@@ -90,24 +90,9 @@ _SET_ACTOR = (
 
 def prepare(data_dir: Path):
     from service.app import create_app
-    from service.auth.passwords import hash_password, load_or_create_key, seal_secret
-    from service.config import Settings
-    from service.domain.markets import MarketContext
-    from service.store.db import make_engine
-    from service.store.embedded import start_embedded
-    from service.store.markets import add_market_context
-    from service.store.migrate import upgrade
-    from service.store.parties import add_party
 
-    url = start_embedded(data_dir)
-    upgrade(url)
-    settings = Settings.from_env(environ={}, data_dir=data_dir, database_url=url)
-    engine = make_engine(url)
-    key = load_or_create_key(settings.secret_key_file)
+    settings, engine = prepare_service(data_dir)
     with engine.begin() as conn:
-        add_market_context(conn, MarketContext(CTX))
-        for party in ("bench-0", "bench-1"):
-            add_party(conn, party, hash_password(password_of(party)), seal_secret(key, password_of(party)), market_contexts=[CTX])
         conn.exec_driver_sql(TRIGGERS)
     return engine, create_app(settings)
 

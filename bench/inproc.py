@@ -63,12 +63,9 @@ def postgres_cpu(data_dir: Path) -> float:
     return total
 
 
-def prepare(data_dir: Path):
-    from baseline.app import TABLE_DDL
-    from baseline.app import create_app as baseline_app
-    from sqlalchemy import text
-
-    from service.app import create_app
+def prepare_service(data_dir: Path):
+    """An embedded PostgreSQL in data_dir, migrated, with CTX and the two bench parties: the
+    settings and an engine on it."""
     from service.auth.passwords import hash_password, load_or_create_key, seal_secret
     from service.config import Settings
     from service.domain.markets import MarketContext
@@ -88,6 +85,18 @@ def prepare(data_dir: Path):
         for party in ("bench-0", "bench-1"):
             add_party(conn, party, hash_password(password_of(party)), seal_secret(key, password_of(party)),
                       market_contexts=[CTX])
+    return settings, engine
+
+
+def prepare(data_dir: Path):
+    from baseline.app import TABLE_DDL
+    from baseline.app import create_app as baseline_app
+    from sqlalchemy import text
+
+    from service.app import create_app
+
+    settings, engine = prepare_service(data_dir)
+    with engine.begin() as conn:
         conn.execute(text(TABLE_DDL))
     engine.dispose()
     return baseline_app(settings), create_app(settings)  # their own connections, as workers make them
