@@ -34,6 +34,7 @@ from sqlalchemy.exc import DBAPIError
 from service.store.credentials import PartyRepository
 from service.store.db import DatabaseUnavailableError, discard_if_lost, first_line, is_unavailable
 from service.store.positions import PositionRepository
+from service.store.registrations import RegistrationRepository
 from service.store.requests import RequestLog
 from service.store.tenders import TenderRepository
 from service.store.transactions import TransactionRepository
@@ -52,6 +53,7 @@ class UnitOfWork:
         self.positions = PositionRepository(self)
         self.requests = RequestLog(self)
         self.parties = PartyRepository(self)
+        self.registrations = RegistrationRepository(self)
 
     def __enter__(self) -> UnitOfWork:
         try:

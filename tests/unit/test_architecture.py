@@ -12,16 +12,22 @@ from lxml import etree
 
 from service import pipeline
 from service.config import REPO_ROOT, Settings
+from datetime import UTC, datetime
+
 from service.domain.commands import (
+    CanceledRegistration,
     CanceledTender,
+    CreatedRegistration,
     CreatedTender,
     CreatedTransaction,
     DistributedTender,
     ExercisedOption,
     PositionReport,
+    RegistrationList,
     TenderList,
     TransactionList,
 )
+from service.domain.registrations import Memberships, Registration
 from service.soap.schema import SchemaSet
 from service.soap.writers import Answer
 
@@ -123,7 +129,7 @@ def wsdl_operations() -> dict[str, dict]:
 
 def test_every_wsdl_operation_has_a_row_and_every_row_a_wsdl_operation():
     published = wsdl_operations()
-    assert len(published) == 8
+    assert len(published) == 11
     assert sorted(published) == sorted(pipeline.OPERATIONS)
     for operation in pipeline.TABLE:
         assert published[operation.name] == dict(
@@ -156,6 +162,13 @@ RESULTS = {
     "EiRequestTransaction": TransactionList(()),
     "EiRequestPosition": PositionReport(()),
     "EiExerciseOption": ExercisedOption(("x1",)),
+    "EiCreatePartyRegistration": CreatedRegistration("reg-1", "party-B"),
+    "EiRequestPartyRegistration": RegistrationList((
+        Registration("reg-1", "party-B", "party-A", Memberships.of(["http://m.example/ctx"], ["g"], ["z"]),
+                     datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 2, tzinfo=UTC)),
+        Registration("reg-2", "party-B", "party-A", Memberships(), datetime(2030, 1, 1, tzinfo=UTC)),
+    )),
+    "EiCancelPartyRegistration": CanceledRegistration(("reg-1",)),
 }
 
 

@@ -42,10 +42,11 @@ def test_serve_options_default_to_the_settings():
     assert args.app == "service.app:create_app"
 
 
-def test_the_endpoint_line_names_both_services_and_their_wsdl():
+def test_the_endpoint_line_names_every_service_and_its_wsdl():
     line = endpoint_urls(Settings.from_env({}, host="::1", port=9000))
 
     assert line == (
         "http://[::1]:9000/EiTender (WSDL http://[::1]:9000/EiTender?wsdl) and "
-        "http://[::1]:9000/EiTransaction (WSDL http://[::1]:9000/EiTransaction?wsdl)"
+        "http://[::1]:9000/EiTransaction (WSDL http://[::1]:9000/EiTransaction?wsdl) and "
+        "http://[::1]:9000/EiRegistration (WSDL http://[::1]:9000/EiRegistration?wsdl)"
     )
