@@ -17,7 +17,7 @@ from service.domain.commands import (
     RequestRegistration,
     ok_description,
 )
-from service.domain.errors import NotFoundError, NotPermittedError, NotStandingError
+from service.domain.errors import InvalidValueError, NotFoundError, NotPermittedError, NotStandingError
 from service.domain.registrations import check_asked, check_registrar
 from service.handlers import Context
 
@@ -32,6 +32,8 @@ def create_registration(cmd: CreateRegistration, uow, ctx: Context) -> CreatedRe
     """The registrar enrols the registree (a new party, if it sends an initial password the
     server may take) and gets the registrationID that names what this added."""
     check_registrar(uow.registrations.roles_of(ctx.party_id), ctx.party_id, "register parties")
+    if cmd.registree_id == "":
+        raise InvalidValueError("registreePartyID is empty")
     registree = cmd.registree_id or ctx.party_id
     check_asked(cmd.memberships, cmd.initial_password)
     for uri in cmd.memberships.market_contexts:

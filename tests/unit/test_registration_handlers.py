@@ -73,6 +73,7 @@ def test_only_a_registrar_registers_anyone_itself_included():
     ("command", "code"),
     [
         (CreateRegistration("party-Z", Memberships.of(groups=["g"])), "404"),
+        (CreateRegistration("", Memberships.of(groups=["g"])), "400"),
         (CreateRegistration("party-A", Memberships.of(["http://nowhere.example"])), "462"),
         (CreateRegistration("party-A", Memberships.of(roles=["registrar"])), "403"),
         (CreateRegistration("party-A", Memberships.of(roles=["pilot"])), "400"),
