@@ -182,9 +182,9 @@ def logged_body(
     """What the request log keeps of a request: the payload as serialised, and the value of
     each understood header entry that says something (the same payload to another
     distribution scope is another request). The text of each ``secrets`` element (a new
-    party's password) is kept only as its HMAC-SHA256 under ``key`` (the server key): a retry
-    is still recognised, and the log does not hold the password, nor a hash that can be
-    tried offline without the key."""
+    party's password) is kept only as its HMAC-SHA256 under ``key`` (derived from the server
+    key): a retry is still recognised, and the log holds neither the password nor a hash
+    that can be tried offline without the key."""
     if secrets and next(payload.iter(*secrets), None) is not None:
         payload = etree.fromstring(etree.tostring(payload))
         for element in payload.iter(*secrets):
@@ -229,7 +229,8 @@ class Pipeline:
         """``credentials``: how a registrar's initial password for a new party is stored;
         None (the default) refuses them."""
         self.credentials = credentials
-        self.log_key = authenticator.secret_key or b""
+        # derived from the server key, not the sealing key itself: one key, one purpose
+        self.log_key = hmac.digest(authenticator.secret_key or b"", b"temix request-log secrets", "sha256")
         self.engine = engine
         self.schemas = schemas
         self.authenticator = authenticator
@@ -284,7 +285,6 @@ class Pipeline:
             self.schemas.check_response(reply)
             uow.commit()
         return reply
-
 
     def _logged(self, operation: Operation, payload: etree._Element, headers: dict) -> bytes:
         return logged_body(payload, headers, operation.secrets, self.log_key)

@@ -122,7 +122,7 @@ def test_the_example_script_runs_again_on_the_same_server(server, tmp_path):
 
 
 def test_the_demo_cancels_its_registrations_at_the_end(outcome, server, registrar):
-    from tests.e2e.test_registration import client
+    from tests.e2e.test_registration_over_http import client
 
     registry = client(server, "EiRegistration", *registrar)
     for party_id in outcome.parties.values():
