@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import partial
 
-from service.auth.passwords import load_or_create_key
+from service.auth.passwords import SealedCredentials, load_or_create_key
 from service.auth.wssecurity import Authenticator
 from service.config import Settings
 from service.pipeline import ENDPOINTS, UNDERSTOOD, Pipeline, operations_of
@@ -24,12 +24,16 @@ def create_app(settings: Settings, engine=None, clock=None) -> SoapFront:
     """``engine`` and ``clock`` are for tests: by default the settings' database, UTC now."""
     engine = engine or make_engine(settings.database_url, autocommit=True)
     schemas = SchemaSet(settings.schema_dir, settings.schema_entry)
+    key = load_or_create_key(settings.secret_key_file)
     authenticator = Authenticator(
-        load_or_create_key(settings.secret_key_file),
+        key,
         timedelta(seconds=settings.clock_skew_seconds),
         credential_ttl=settings.credential_cache_seconds,
     )
-    pipeline = Pipeline(engine, schemas, authenticator, market_of=MarketContexts(engine).__getitem__)
+    credentials = SealedCredentials(key) if settings.allow_registrar_passwords else None
+    pipeline = Pipeline(
+        engine, schemas, authenticator, market_of=MarketContexts(engine).__getitem__, credentials=credentials
+    )
     if clock is not None:
         pipeline.clock = clock
     soap_endpoint = soap_endpoint_of(settings.soap_stack)

@@ -22,6 +22,7 @@ default. Nothing here has a secret default: the database password comes only fro
 | schema_entry       | TEMIX_SCHEMA_ENTRY      | oasis/cts-all.xsd (relative to schema_dir)|
 | secret_key_file    | TEMIX_SECRET_KEY_FILE   | data_dir/secret.key                       |
 | log_level          | TEMIX_LOG_LEVEL         | INFO                                      |
+| allow_registrar_passwords | TEMIX_ALLOW_REGISTRAR_PASSWORDS | false (1/true/yes to allow)   |
 | gunicorn_config    | TEMIX_GUNICORN_CONFIG   | deploy/gunicorn.conf.py of this checkout  |
 
 ``public_url`` (``--public-url``) is the service's address as clients reach it, an http or https
@@ -98,6 +99,9 @@ class Settings:
     secret_key_file: Path
     log_level: str = "INFO"
     gunicorn_config: Path = GUNICORN_CONFIG
+    # whether a registrar may create a party with its first password over SOAP (the password
+    # then travels in the request: only over TLS)
+    allow_registrar_passwords: bool = False
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -194,6 +198,9 @@ class Settings:
             ),
             log_level=pick("log_level", "TEMIX_LOG_LEVEL", _str, "INFO").upper(),
             gunicorn_config=pick("gunicorn_config", "TEMIX_GUNICORN_CONFIG", _path, GUNICORN_CONFIG),
+            allow_registrar_passwords=pick(
+                "allow_registrar_passwords", "TEMIX_ALLOW_REGISTRAR_PASSWORDS", _bool, False
+            ),
         )
 
 
@@ -229,6 +236,17 @@ def _int(value: Any, source: str) -> int:
         return int(str(value).strip())
     except ValueError:
         raise SettingsError(f"{source} must be an integer, got {value!r}") from None
+
+
+def _bool(value: Any, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{source} must be 1/true/yes or 0/false/no, got {value!r}")
 
 
 def _path(value: Any, source: str) -> Path:

@@ -18,6 +18,7 @@ Adding an operation is one row below, with its reader (``service.soap.readers``)
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -28,7 +29,7 @@ from lxml import etree
 from service.auth.wssecurity import Authenticator, read_username_token
 from service.domain.errors import RequestIdReusedError, TemixError
 from service.domain.markets import MarketContext
-from service.handlers import Context, markets, options, positions, quotes, tenders, transactions
+from service.handlers import Context, NewCredentials, markets, options, positions, quotes, registrations, tenders, transactions
 from service.soap import mapping as m
 from service.soap import quotes as wq
 from service.soap import readers
@@ -66,6 +67,8 @@ class Operation:
     idempotent: bool
     headers: tuple[Header, ...] = ()  # understood besides wsse:Security
     speakers: tuple[str, ...] = (q(EI, "partyID"), q(EI, "requestorPartyID"))  # must name the authenticated party
+    secrets: tuple[str, ...] = ()  # tags the request log keeps only as a keyed digest
+    echoes: tuple[str, ...] = ()  # parties the request names that its reply names again
 
     @property
     def reply(self) -> str:
@@ -151,6 +154,27 @@ TABLE = (
         w.reply(q(TEMIX, "eiReplyMarketContext"), w.response, w.party, w.market_context_terms),
         idempotent=False,
     ),
+    Operation(
+        "EiCreatePartyRegistration", q(PYLD, "eiCreatePartyRegistration"), "EiRegistration",
+        readers.create_party_registration, registrations.create_registration,
+        w.reply(q(PYLD, "eiCreatedPartyRegistration"), w.response, w.as_registrar, w.registration_id, w.named(w.REGISTREE, default_to_party=True)),
+        idempotent=True,
+        secrets=(readers.INITIAL_PASSWORD,),
+        echoes=(w.REGISTREE,),
+    ),
+    Operation(
+        "EiRequestPartyRegistration", q(PYLD, "eiRequestPartyRegistration"), "EiRegistration",
+        readers.request_party_registration, registrations.request_registration,
+        w.reply(q(PYLD, "eiReplyPartyRegistration"), w.registrations, w.response),
+        idempotent=False,
+    ),
+    Operation(
+        "EiCancelPartyRegistration", q(PYLD, "eiCancelPartyRegistration"), "EiRegistration",
+        readers.cancel_party_registration, registrations.cancel_registration,
+        w.reply(q(PYLD, "eiCanceledPartyRegistration"), w.responding_party, w.named(w.REGISTREE), w.named(w.REGISTRAR), w.response),
+        idempotent=True,
+        echoes=(w.REGISTREE, w.REGISTRAR),
+    ),
 )
 
 OPERATIONS = {operation.name: operation for operation in TABLE}
@@ -181,10 +205,20 @@ def operations_of(endpoint: str) -> dict[str, str]:
 HEADER_MARK = b"\n<!-- scope "
 
 
-def logged_body(payload: etree._Element, headers: dict | None = None) -> bytes:
+def logged_body(
+    payload: etree._Element, headers: dict | None = None, secrets: tuple[str, ...] = (), key: bytes = b""
+) -> bytes:
     """What the request log keeps of a request: the payload as serialised, and the value of
     each understood header entry that says something (the same payload to another
-    distribution scope is another request)."""
+    distribution scope is another request). The text of each ``secrets`` element (a new
+    party's password) is kept only as its HMAC-SHA256 under ``key`` (derived from the server
+    key): a retry is still recognised, and the log holds neither the password nor a hash
+    that can be tried offline without the key."""
+    if secrets and next(payload.iter(*secrets), None) is not None:
+        payload = etree.fromstring(etree.tostring(payload))
+        for element in payload.iter(*secrets):
+            mac = hmac.new(key, (element.text or "").encode(), "sha256").hexdigest()
+            element.text = f"hmac-sha256:{mac}"
     body = etree.tostring(payload)
     for value in (headers or {}).values():
         if value:
@@ -219,7 +253,13 @@ class Pipeline:
         market_of: Callable[[str], MarketContext],
         max_items: int = 1000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        credentials: NewCredentials | None = None,
     ):
+        """``credentials``: how a registrar's initial password for a new party is stored;
+        None (the default) refuses them."""
+        self.credentials = credentials
+        # derived from the server key, not the sealing key itself: one key, one purpose
+        self.log_key = hmac.digest(authenticator.secret_key or b"", b"temix request-log secrets", "sha256")
         self.engine = engine
         self.schemas = schemas
         self.authenticator = authenticator
@@ -252,15 +292,15 @@ class Pipeline:
             party_id = self.authenticator.authenticate(uow, token, now)
             check_speaks_for(party_id, payload, operation.speakers)
             uow.audit.act_as(party_id, request_id, now)
-            answer = w.Answer(request_id, party_id, counterparty_id)
+            answer = w.Answer(request_id, party_id, counterparty_id, named=_named(payload, operation.echoes))
             try:
                 command = operation.read(payload, readers.Reading(self.market_of, headers))
-                ctx = Context(party_id, request_id, now, self.market_of, self.max_items, FORMS)
+                ctx = Context(party_id, request_id, now, self.market_of, self.max_items, FORMS, self.credentials)
                 result = operation.handle(command, uow, ctx)
                 reply = operation.write(_described(answer, result), result)
                 if operation.idempotent:
                     uow.requests.queue_answer(
-                        party_id, request_id, name, logged_body(payload, headers), etree.tostring(reply)
+                        party_id, request_id, name, self._logged(operation, payload, headers), etree.tostring(reply)
                     )
                 self.schemas.check_response(reply)
                 uow.commit()  # sends the queued writes: a refusal or an earlier answer shows here
@@ -273,10 +313,18 @@ class Pipeline:
         # under its requestID was logged first (a retry). Settle it in a second transaction.
         with UnitOfWork(self.engine) as uow:
             self.authenticator.authenticate(uow, token, now)  # remembers the nonce again
-            reply = _settle(operation, uow, answer, logged_body(payload, headers), refusal)
+            reply = _settle(operation, uow, answer, self._logged(operation, payload, headers), refusal)
             self.schemas.check_response(reply)
             uow.commit()
         return reply
+
+    def _logged(self, operation: Operation, payload: etree._Element, headers: dict) -> bytes:
+        return logged_body(payload, headers, operation.secrets, self.log_key)
+
+
+def _named(payload: etree._Element, tags: tuple[str, ...]) -> dict[str, str]:
+    """The parties a request names under ``tags`` (its reply names them again)."""
+    return {tag: text for tag in tags if (text := m.child_text(payload, tag)) is not None}
 
 
 def _described(answer: w.Answer, result) -> w.Answer:

@@ -154,3 +154,15 @@ def _parse(stored: str) -> tuple[int, int, int, bytes, bytes]:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+class SealedCredentials:
+    """Stores a new party's password as ``temix party add`` does: the scrypt hash, and (unless
+    PasswordText only) the password sealed under the server key for PasswordDigest. Given
+    to the request path only when registrars may set passwords (TEMIX_ALLOW_REGISTRAR_PASSWORDS)."""
+
+    def __init__(self, key: bytes):
+        self._key = key
+
+    def stored(self, password: str, text_only: bool) -> tuple[str, bytes | None]:
+        return hash_password(password), None if text_only else seal_secret(self._key, password)

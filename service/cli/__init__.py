@@ -66,6 +66,7 @@ def run(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> in
             port=getattr(args, "port", None),
             workers=getattr(args, "workers", None),
             public_url=getattr(args, "public_url", None),
+            allow_registrar_passwords=getattr(args, "allow_registrar_passwords", None),
             data_dir=args.data_dir,
         )
     except SettingsError as error:

@@ -1,13 +1,16 @@
 """``temix party`` commands: register parties and edit their memberships.
 
     temix party add PARTY_ID --password-stdin [--market-context URI]... [--group NAME]...
-                   [--service-area NAME]... [--text-only]
+                   [--service-area NAME]... [--role ROLE]... [--text-only]
+    temix party add-registrar PARTY_ID [--password-stdin] [--text-only]
     temix party enroll PARTY_ID [--market-context URI]... [--group NAME]... [--service-area NAME]...
     temix party unenroll PARTY_ID [--market-context URI]... [--group NAME]... [--service-area NAME]...
+    temix party role PARTY_ID [--add ROLE]... [--remove ROLE]...
     temix party list
 
 A party's market contexts, groups and service areas decide which EiDistributeTender reach it
-(README, "Operations and their rules").
+(README, "Operations and their rules"); its roles what else it may do (a registrar registers
+other parties over /EiRegistration, README "EiRegistration").
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from service.cli.common import CommandError, print_table, with_connection
 from service.config import Settings
 from service.domain import audit
 from service.domain.audit import Subject
+from service.domain.registrations import REGISTRAR, ROLES
 
 
 def add_commands(commands, common: argparse.ArgumentParser) -> None:
@@ -43,10 +47,17 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
         help="a service area the party is in, e.g. a grid region or postal zone (repeatable)",
     )
 
+    text_only = argparse.ArgumentParser(add_help=False)
+    text_only.add_argument(
+        "--text-only",
+        action="store_true",
+        help="store only the scrypt hash: the party can use PasswordText but not PasswordDigest",
+    )
+
     party = commands.add_parser("party", help="register and list parties, edit their memberships")
     party_commands = party.add_subparsers(dest="party_command", required=True, metavar="COMMAND")
     add = party_commands.add_parser(
-        "add", parents=[common, memberships], help="register a party; the password is read from stdin"
+        "add", parents=[common, memberships, text_only], help="register a party; the password is read from stdin"
     )
     add.add_argument("party_id", metavar="PARTY_ID")
     add.add_argument(
@@ -56,11 +67,25 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
         help="read the password from standard input (one trailing newline is removed)",
     )
     add.add_argument(
-        "--text-only",
-        action="store_true",
-        help="store only the scrypt hash: the party can use PasswordText but not PasswordDigest",
+        "--role", action="append", default=[], choices=ROLES,
+        help="a role: registrar (registers other parties over SOAP) (repeatable)",
     )
     add.set_defaults(handler=_party_add)
+    registrar = party_commands.add_parser(
+        "add-registrar", parents=[common, text_only],
+        help="register a party with the registrar role and print its credentials (a new random password"
+        " unless --password-stdin)",
+    )
+    registrar.add_argument("party_id", metavar="PARTY_ID")
+    registrar.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    registrar.set_defaults(handler=_party_add_registrar)
+    role = party_commands.add_parser("role", parents=[common], help="give a party roles or take them away")
+    role.add_argument("party_id", metavar="PARTY_ID")
+    role.add_argument("--add", action="append", default=[], choices=ROLES, metavar="ROLE",
+                      help=f"give this role ({', '.join(ROLES)}) (repeatable)")
+    role.add_argument("--remove", action="append", default=[], choices=ROLES, metavar="ROLE",
+                      help="take this role away (repeatable)")
+    role.set_defaults(handler=_party_role)
     for name, handler, what in (
         ("enroll", _party_enroll, "add a registered party to market contexts, groups or service areas"),
         ("unenroll", _party_unenroll, "take a party out of market contexts, groups or service areas"),
@@ -76,13 +101,37 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
 
 
 def _party_add(args, settings: Settings, stdin: TextIO) -> int:
+    _store_party(args, settings, read_password(stdin), _memberships(args))
+    return 0
+
+
+def _party_add_registrar(args, settings: Settings, stdin: TextIO) -> int:
+    """The registrar's credentials on standard output (``registrar: ID``, ``password: PW``),
+    for ``temix demo --registrar ID --registrar-password-stdin`` or a back office."""
+    import secrets
+
+    from service.store.parties import Memberships
+
+    password = read_password(stdin) if args.password_stdin else secrets.token_urlsafe(24)
+    _store_party(args, settings, password, Memberships.of(roles=[REGISTRAR]))
+    print(f"registrar: {args.party_id}")
+    if not args.password_stdin:
+        print(f"password: {password}")
+    print(
+        "temix: a registrar may register parties over /EiRegistration; to let it set their passwords"
+        " (as `temix demo --url URL --registrar ID --registrar-password-stdin` does), serve with"
+        " TEMIX_ALLOW_REGISTRAR_PASSWORDS=1, behind TLS",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _store_party(args, settings: Settings, password: str, memberships) -> None:
     from service.auth.passwords import hash_password, load_or_create_key, seal_secret
     from service.store.audit import record_operator
     from service.store.parties import PartyExistsError, add_party
 
     party_id = _checked_name("PARTY_ID", args.party_id)
-    memberships = _memberships(args)
-    password = read_password(stdin)
     sealed = None
     if not args.text_only:
         sealed = seal_secret(load_or_create_key(settings.secret_key_file), password)
@@ -97,8 +146,8 @@ def _party_add(args, settings: Settings, stdin: TextIO) -> int:
     except PartyExistsError as error:
         raise CommandError(f"{error}; nothing changed") from error
     kinds = "PasswordText" if args.text_only else "PasswordText and PasswordDigest"
-    print(f"added party {party_id} ({kinds})")
-    return 0
+    roles = f", roles {', '.join(memberships.roles)}" if memberships.roles else ""
+    print(f"added party {party_id} ({kinds}{roles})")
 
 
 def _party_enroll(args, settings: Settings, stdin: TextIO) -> int:
@@ -146,17 +195,45 @@ def _edit_memberships(args, settings: Settings, edit, done: str, unchanged: str)
     return 0
 
 
+def _party_role(args, settings: Settings, stdin: TextIO) -> int:
+    """``temix party role``: a role given or taken counts from the party's next request."""
+    from service.store.audit import record_operator
+    from service.store.parties import Memberships, UnknownPartyError, enroll, unenroll
+
+    if not args.add and not args.remove:
+        print("temix party role: error: name at least one --add ROLE or --remove ROLE", file=sys.stderr)
+        return 2
+    if set(args.add) & set(args.remove):
+        raise CommandError(f"a role both added and removed: {', '.join(sorted(set(args.add) & set(args.remove)))}")
+    try:
+        with with_connection(settings, write=True) as conn:
+            added = enroll(conn, args.party_id, Memberships.of(roles=args.add)).roles
+            removed = unenroll(conn, args.party_id, Memberships.of(roles=args.remove)).roles
+            if added or removed:
+                details = {"added": list(added), "removed": list(removed)}
+                record_operator(conn, "party role", audit.PARTY_ROLES_CHANGED, Subject(args.party_id), details)
+    except UnknownPartyError as error:
+        raise CommandError(f"{error}; nothing changed") from error
+    for done, names in (("given", added), ("taken away", removed)):
+        if names:
+            print(f"party {args.party_id}: {done} role{'s' if len(names) > 1 else ''} {', '.join(names)}")
+    if not added and not removed:
+        print(f"party {args.party_id}: nothing changed")
+    return 0
+
+
 def _party_list(args, settings: Settings, stdin: TextIO) -> int:
     from service.store.parties import list_parties
 
     with with_connection(settings) as conn:
         parties = list_parties(conn)
-    rows = [("PARTY", "MARKET CONTEXTS", "GROUPS", "SERVICE AREAS", "DIGEST")] + [
+    rows = [("PARTY", "MARKET CONTEXTS", "GROUPS", "SERVICE AREAS", "ROLES", "DIGEST")] + [
         (
             record.party_id,
             ",".join(record.market_contexts) or "-",
             ",".join(record.groups) or "-",
             ",".join(record.service_areas) or "-",
+            ",".join(record.roles) or "-",
             "yes" if record.digest_enabled else "no",
         )
         for record in parties
@@ -181,13 +258,14 @@ def read_password(stdin: TextIO) -> str:
 
 
 def _memberships(args):
-    """The --market-context, --group and --service-area options, checked, as Memberships."""
+    """The --market-context, --group, --service-area (and --role) options, checked, as Memberships."""
     from service.store.parties import Memberships
 
     return Memberships.of(
         (_checked_name("--market-context", value) for value in args.market_context),
         (_checked_name("--group", value) for value in args.group),
         (_checked_name("--service-area", value) for value in args.service_area),
+        getattr(args, "role", ()),
     )
 
 
@@ -200,7 +278,7 @@ def _membership_details(memberships) -> dict:
 def _describe(memberships) -> str:
     """'market context U; groups a, b; service area z'."""
     parts = []
-    for singular, names in zip(("market context", "group", "service area"), astuple(memberships)):
+    for singular, names in zip(("market context", "group", "service area", "role"), astuple(memberships)):
         if names:
             parts.append(f"{singular}{'s' if len(names) > 1 else ''} {', '.join(names)}")
     return "; ".join(parts)

@@ -1,7 +1,7 @@
 """``temix serve``: open (or start) the database, migrate it, and serve until SIGINT/SIGTERM.
 
     temix serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--public-url URL]
-                [--app MODULE:FACTORY]
+                [--allow-registrar-passwords] [--app MODULE:FACTORY]
 """
 
 from __future__ import annotations
@@ -36,6 +36,13 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
         help="the service's address as clients reach it (e.g. https://temix.example.com behind a"
         " proxy), written into the WSDLs' soap:address (env TEMIX_PUBLIC_URL; default: the"
         " request's Host header if it is a valid host[:port], else --host:--port)",
+    )
+    serve_parser.add_argument(
+        "--allow-registrar-passwords",
+        action="store_true",
+        default=None,
+        help="let a registrar create a party with its first password over SOAP (EiCreatePartyRegistration);"
+        " only behind TLS (env TEMIX_ALLOW_REGISTRAR_PASSWORDS=1; default off)",
     )
     serve_parser.add_argument(
         "--app",

@@ -68,7 +68,7 @@ XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 # member element -> (the head of its substitution group, its type; None for an abstract
 # member, which only links a chain: power:temixPower -> emix:productDescription ->
 # strm:streamPayloadBase). From the xs:element declarations of schemas/oasis/cts-xsd, in
-# file order: emix-terms.xsd, emix.xsd, power-products.xsd, power.xsd.
+# file order: emix-terms.xsd, emix.xsd, power-products.xsd, power.xsd; then temix-ext.xsd.
 SUBSTITUTION_GROUPS: dict[str, tuple[str, str | None]] = {
     "emix:minimumResponseDuration": ("emix:baseTerm", "emix:MinimumResponseDurationType"),
     "emix:maximumResponseDuration": ("emix:baseTerm", "emix:MaximumResponseDurationType"),
@@ -127,6 +127,9 @@ SUBSTITUTION_GROUPS: dict[str, tuple[str, str | None]] = {
     "power:powerReactive": ("power:powerItem", "power:PowerReactiveType"),
     "power:powerReal": ("power:powerItem", "power:PowerRealType"),
     "power:powerItem": ("emix:itemBase", "power:PowerItemType"),
+    # temix-ext.xsd: the TeMIX members of the CTS abstract registration elements
+    "temix:registrationInfo": ("ei:eiRegistrationInfo", "temix:RegistrationInfoType"),
+    "temix:registration": ("ei:eiRegistration", "temix:RegistrationType"),
 }
 
 

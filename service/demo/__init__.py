@@ -3,11 +3,19 @@
 
 One delivery day (default: tomorrow, UTC), in a market context of its own:
 
-1. The operator registers the market context and four parties with ``temix`` admin commands.
-   Registering parties is an operator action, not a SOAP one, so the demo must reach the
-   server's database and key: the same ``--data-dir`` (or ``DATABASE_URL`` and
-   ``TEMIX_SECRET_KEY_FILE``) as the server. Every name ends with a run id, so the demo can
-   run again and again against one server.
+1. Four parties are registered, in one group of the run's own (the REP's tenders reach it
+   only), in one of two ways:
+
+   * by a registrar over SOAP (``--registrar ID`` and its password): EiCreatePartyRegistration
+     with each party's first password, in a market context the server's operator registered
+     (``DEMO_MARKET_CONTEXT`` by default); the registrations are cancelled at the end. The
+     server must let registrars set passwords (TEMIX_ALLOW_REGISTRAR_PASSWORDS=1); the demo
+     says so if it does not. Nothing but ``--url`` and the registrar's credentials is needed;
+   * by the operator with ``temix`` admin commands, in a market context of the run's own: the
+     demo must then reach the server's database and key, the same ``--data-dir`` (or
+     ``DATABASE_URL`` and ``TEMIX_SECRET_KEY_FILE``) as the server.
+
+   Every name ends with a run id, so the demo can run again and again against one server.
 2. The REP distributes (EiDistributeTender) 24 hourly sell tenders at a daily price shape, and
    24 buy tenders a spread below them: a two-sided retail price. The customers share each
    tender, first come first served.
@@ -36,7 +44,7 @@ The options step is reported and skipped, not fatal, when the server does not su
 
 from service.demo.parties import DemoError
 from service.demo.report import DemoResult
-from service.demo.scenario import add_arguments, main
+from service.demo.scenario import DEMO_MARKET_CONTEXT, add_arguments, main, registrar_of
 from service.demo.strategies import (
     BUY_BACK_SPREAD,
     CAP_STRIKE,
@@ -47,10 +55,12 @@ from service.demo.strategies import (
 __all__ = [
     "BUY_BACK_SPREAD",
     "CAP_STRIKE",
+    "DEMO_MARKET_CONTEXT",
     "SELL_PRICES",
     "THERMOSTAT_THRESHOLD",
     "DemoError",
     "DemoResult",
     "add_arguments",
     "main",
+    "registrar_of",
 ]

@@ -1,5 +1,6 @@
-"""The demo's parties: the operator (``temix`` admin commands beside the server) and the
-agents (a party each, with its own zeep clients)."""
+"""The demo's parties: who registers them (a registrar over SOAP, or the operator with
+``temix`` admin commands beside the server) and the agents (a party each, with its own zeep
+clients)."""
 
 from __future__ import annotations
 
@@ -66,9 +67,67 @@ class Operator:
             raise DemoError(f"temix market-context add {uri} failed: {done.stderr.strip()}")
         return done.stdout.strip()
 
-    def add_party(self, party_id: str, password: str, market_context: str) -> str:
+    def add_party(self, party_id: str, password: str, market_context: str, group: str) -> str:
         return self.must("party", "add", party_id, "--password-stdin", "--market-context", market_context,
-                         stdin=password + "\n")
+                         "--group", group, stdin=password + "\n")
+
+    def finish(self) -> None:
+        """The demo's own market context keeps its parties: nothing to undo."""
+
+
+class Registrar:
+    """A registrar's zeep client on /EiRegistration: registers the demo's parties with their
+    first passwords (the server must allow it: TEMIX_ALLOW_REGISTRAR_PASSWORDS=1), and
+    cancels those registrations at the end, so the shared market context does not grow."""
+
+    def __init__(self, base_url: str, registrar_id: str, password: str):
+        self.registrar_id = registrar_id
+        self.client = _client(base_url, "EiRegistration", registrar_id, password)
+        self.made: list[tuple[str, str]] = []  # (party, registrationID)
+
+    def add_party(self, party_id: str, password: str, market_context: str, group: str) -> str:
+        from zeep.exceptions import Fault
+
+        from service.client import substitute
+
+        info = substitute(self.client, "temix:registrationInfo", marketContext=[market_context], group=[group],
+                          initialPassword=password)
+        try:
+            reply = self.client.service.EiCreatePartyRegistration(
+                requestID=new_id("req"), registreePartyID=party_id, eiRegistrationInfo=info)
+        except Fault as fault:
+            raise DemoError(f"the server refused registrar {self.registrar_id!r}: {fault.message}"
+                            " (is it a registrar? `temix party add-registrar ID` on the server's host"
+                            " makes one and prints its password)") from fault
+        code, description = reply.eiResponse.responseCode, reply.eiResponse.responseDescription
+        if code == "403" and "TEMIX_ALLOW_REGISTRAR_PASSWORDS" in (description or ""):
+            raise DemoError(
+                "the server does not let registrars create parties' passwords over SOAP, which this demo needs:"
+                " restart it with TEMIX_ALLOW_REGISTRAR_PASSWORDS=1 (or `temix serve --allow-registrar-passwords`;"
+                " only behind TLS outside a test machine), or run the demo with the server's --data-dir instead")
+        if code == "462":
+            raise DemoError(
+                f"market context {market_context} is not registered on the server: on its host run once"
+                f" `temix market-context add {market_context} --currency {CURRENCY} --energy-unit kWh"
+                " --option-lead-time PT1H --option-granularity PT1H`, or give the demo --market-context URI")
+        if code != "200":
+            raise DemoError(f"EiCreatePartyRegistration of {party_id} by {self.registrar_id}: {code} {description}")
+        self.made.append((party_id, reply.registrationID))
+        return f"registered {party_id} in {market_context}, group {group} ({reply.registrationID})"
+
+    def finish(self) -> None:
+        """EiCancelPartyRegistration of each registration made: later distributions in the
+        market context no longer reach the demo's parties."""
+        for party_id, registration_id in self.made:
+            reply = self.client.service.EiCancelPartyRegistration(
+                requestID=new_id("req"), registreePartyID=party_id, registrarPartyID=self.registrar_id,
+                registrationID=[registration_id])
+            code = reply.eiResponse[0].responseCode if reply.eiResponse else "?"
+            if code != "200":
+                print(f"  !! could not cancel registration {registration_id} of {party_id}: {code}")
+        if self.made:
+            print(f"  registrar {self.registrar_id}: cancelled the {len(self.made)} registrations of this run")
+        self.made = []
 
 
 # --- the parties: zeep clients ---------------------------------------------------------------
@@ -88,26 +147,31 @@ def _brief(sent: dict) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in sent.items() if k in ("partyID", "counterPartyID", "requestID"))
 
 
+def _client(base_url: str, endpoint: str, party_id: str, password: str):
+    """A zeep client of one endpoint: strict, WS-Security PasswordDigest, SubstitutionPlugin."""
+    # zeep is imported here, not at the top: `temix` imports this module to build its parser.
+    import zeep
+    from zeep.wsse.username import UsernameToken
+
+    from service.client import SubstitutionPlugin
+
+    return zeep.Client(f"{base_url}/{endpoint}?wsdl", settings=zeep.Settings(strict=True),
+                       wsse=UsernameToken(party_id, password, use_digest=True), plugins=[SubstitutionPlugin()])
+
+
 class Agent:
-    """A party with its own zeep clients: WS-Security PasswordDigest, SubstitutionPlugin."""
+    """A party with its own zeep clients. Its distributions reach its ``group`` only."""
 
-    def __init__(self, base_url: str, party_id: str, password: str, market_context: str):
-        # zeep is imported here, not at the top: `temix` imports this module to build its parser.
-        import zeep
-        from zeep.wsse.username import UsernameToken
-
-        from service.client import SubstitutionPlugin
-
-        self.party_id, self.market_context = party_id, market_context
+    def __init__(self, base_url: str, party_id: str, password: str, market_context: str, group: str):
+        self.party_id, self.market_context, self.group = party_id, market_context, group
         self.tenders, self.transactions = (
-            zeep.Client(f"{base_url}/{endpoint}?wsdl", settings=zeep.Settings(strict=True),
-                        wsse=UsernameToken(party_id, password, use_digest=True), plugins=[SubstitutionPlugin()])
-            for endpoint in ("EiTender", "EiTransaction")
+            _client(base_url, endpoint, party_id, password) for endpoint in ("EiTender", "EiTransaction")
         )
 
-    def _call(self, client, operation: str, **body):
+    def _call(self, client, operation: str, _soapheaders=None, **body):
         body = {"requestID": new_id("req"), "partyID": self.party_id, **body}
-        reply = getattr(client.service, operation)(**body)
+        extra = {} if _soapheaders is None else {"_soapheaders": _soapheaders}
+        reply = getattr(client.service, operation)(**body, **extra)
         _ok(reply, f"{operation} by {self.party_id}", body)
         return reply
 
@@ -130,8 +194,15 @@ class Agent:
         return substitute(client, "emix:emixOption", **common, **option)
 
     def distribute(self, offers: list[tuple[str, object]]) -> int:
-        """EiDistributeTender; how many parties it reached."""
-        reply = self._call(self.tenders, "EiDistributeTender",
+        """EiDistributeTender to this run's group (the market context may be shared); how
+        many parties it reached."""
+        from lxml import etree
+
+        from service.soap.ns import TEMIX, q
+
+        scope = etree.Element(q(TEMIX, "distributionScope"), nsmap={"temix": TEMIX})
+        etree.SubElement(scope, q(TEMIX, "group")).text = self.group
+        reply = self._call(self.tenders, "EiDistributeTender", _soapheaders=[scope],
                            eiTender=[{"tenderID": t, "emixBase": p} for t, p in offers])
         return int(reply.recipientCount)
 

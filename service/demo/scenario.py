@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from service.demo.parties import Agent, DemoError, Offer, Operator, new_id
+from service.demo.parties import Agent, DemoError, Offer, Operator, Registrar, new_id
 from service.demo.report import DemoResult, report
 from service.demo.strategies import (
     BATTERY_KW,
@@ -31,26 +31,53 @@ from service.demo.strategies import (
 )
 
 
+# The market context of the registrar form: the server's operator registers it once.
+DEMO_MARKET_CONTEXT = "http://market.example.com/temix/demo"
+
+
 def main(base_url: str, *, out_dir: str | Path = "demo-out", data_dir: str | Path | None = None,
-         day: date | None = None, env: dict[str, str] | None = None) -> DemoResult:
-    """Run the scenario against the server at ``base_url``; ``data_dir`` (and ``env``'s
-    DATABASE_URL / TEMIX_SECRET_KEY_FILE) must be the server's, for the ``temix`` commands."""
+         day: date | None = None, env: dict[str, str] | None = None,
+         registrar: tuple[str, str] | None = None, market_context: str | None = None) -> DemoResult:
+    """Run the scenario against the server at ``base_url``.
+
+    With ``registrar`` (ID, password) the parties are registered over SOAP, in
+    ``market_context`` (default ``DEMO_MARKET_CONTEXT``), and their registrations cancelled
+    at the end; the server must allow registrars' passwords. Without it, a market context of
+    the run's own and the parties are added with ``temix`` commands: ``data_dir`` (and
+    ``env``'s DATABASE_URL / TEMIX_SECRET_KEY_FILE) must then be the server's."""
     day = day or datetime.now(UTC).date() + timedelta(days=1)
     day_start = datetime.combine(day, time(0), UTC)
     run = uuid.uuid4().hex[:8]
-    market_context = f"http://market.example.com/temix/demo-{run}"
+    group = f"demo-{run}"  # the run's parties: the REP's tenders reach them only
+    if registrar is None:
+        market_context = f"http://market.example.com/temix/demo-{run}"
+    else:
+        market_context = market_context or DEMO_MARKET_CONTEXT
     result = DemoResult(day, market_context, {role: f"{role}-{run}" for role in ROLES})
     ids = result.parties
     print(f"TeMIX demo {run}: a REP's dynamic prices for {day} (UTC), server {base_url}")
     _check_server(base_url)
 
-    operator = Operator(data_dir, env)
-    print(f"  operator: {operator.add_market_context(market_context)}")
-    passwords = {role: secrets.token_urlsafe(18) for role in ROLES}
-    for role in ROLES:
-        print(f"  operator: {operator.add_party(ids[role], passwords[role], market_context)}")
-    agents = {role: Agent(base_url, ids[role], passwords[role], market_context) for role in ROLES}
+    if registrar is None:
+        registry = Operator(data_dir, env)
+        who = "operator"
+        print(f"  operator: {registry.add_market_context(market_context)}")
+    else:
+        registry = Registrar(base_url, *registrar)
+        who = f"registrar {registrar[0]}"
+    try:
+        passwords = {role: secrets.token_urlsafe(18) for role in ROLES}
+        for role in ROLES:
+            print(f"  {who}: {registry.add_party(ids[role], passwords[role], market_context, group)}")
+        agents = {role: Agent(base_url, ids[role], passwords[role], market_context, group) for role in ROLES}
+        _trade(agents, ids, day_start, result)
+        report(agents, day_start, Path(out_dir), result)
+    finally:
+        registry.finish()
+    return result
 
+
+def _trade(agents: dict[str, Agent], ids: dict[str, str], day_start: datetime, result: DemoResult) -> None:
     reached = _publish_prices(agents["rep"], day_start)
     print(f"  {ids['rep']}: distributed 24 sell and 24 buy tenders of {TENDER_KW} kW to {reached} parties")
     if _offer_cap(agents["rep"], ids["thermostat"], day_start, result):
@@ -59,8 +86,6 @@ def main(base_url: str, *, out_dir: str | Path = "demo-out", data_dir: str | Pat
     _run_thermostat(agents["thermostat"], ids["rep"], day_start, result)
     _run_battery(agents["battery"], ids["rep"], day_start)
     _run_ev_charger(agents["ev-charger"], ids["rep"], day_start)
-    report(agents, day_start, Path(out_dir), result)
-    return result
 
 
 def _check_server(base_url: str) -> None:
@@ -193,4 +218,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo-out", metavar="DIR", help="folder for the PNG plots (default %(default)s)")
     parser.add_argument("--day", type=date.fromisoformat, metavar="YYYY-MM-DD",
                         help="delivery day, UTC (default: tomorrow)")
+    parser.add_argument("--registrar", metavar="ID",
+                        help="register the parties over SOAP as this registrar (`temix party add-registrar`"
+                        " prints one), instead of with temix commands on the server's data folder")
+    parser.add_argument("--registrar-password-stdin", action="store_true",
+                        help="read the registrar's password from standard input (else env TEMIX_REGISTRAR_PASSWORD)")
+    parser.add_argument("--market-context", metavar="URI",
+                        help=f"with --registrar: the market context to trade in (default {DEMO_MARKET_CONTEXT};"
+                        " the server's operator registers it)")
 
+
+
+def registrar_of(args: argparse.Namespace, stdin, environ) -> tuple[str, str] | None:
+    """(ID, password) from --registrar and --registrar-password-stdin or TEMIX_REGISTRAR_PASSWORD;
+    None without --registrar."""
+    if not args.registrar:
+        if args.registrar_password_stdin or args.market_context:
+            raise DemoError("--registrar-password-stdin and --market-context go with --registrar ID")
+        return None
+    if args.registrar_password_stdin:
+        password = stdin.read().removesuffix("\n").removesuffix("\r")
+    else:
+        password = environ.get("TEMIX_REGISTRAR_PASSWORD", "")
+    if not password:
+        raise DemoError("--registrar needs its password: --registrar-password-stdin, or TEMIX_REGISTRAR_PASSWORD")
+    return args.registrar, password

@@ -16,6 +16,7 @@ from service.domain.intervals import Interval
 from service.domain.markets import MarketContext
 from service.domain.positions import PositionKey, PositionStep
 from service.domain.products import Product
+from service.domain.registrations import InitialPassword, Memberships, Registration
 from service.domain.tenders import Side
 
 
@@ -233,3 +234,45 @@ class ExerciseOption:
 @dataclass(frozen=True)
 class ExercisedOption:
     transaction_ids: tuple[str, ...]
+
+
+# ---------------------------------------------------------------- registrations
+
+
+@dataclass(frozen=True)
+class CreateRegistration:
+    registree_id: str | None  # None: the sender itself
+    memberships: Memberships
+    initial_password: InitialPassword | None = None
+
+
+@dataclass(frozen=True)
+class CreatedRegistration:
+    registration_id: str
+    registree_id: str
+
+
+@dataclass(frozen=True)
+class RequestRegistration:
+    registree_id: str
+    registrar_id: str | None = None
+    registration_ids: tuple[str, ...] = ()
+    intervals: tuple[Interval, ...] = ()
+
+
+@dataclass(frozen=True)
+class RegistrationList:
+    registrations: tuple[Registration, ...]
+    description: str = "OK"
+
+
+@dataclass(frozen=True)
+class CancelRegistration:
+    registree_id: str
+    registrar_id: str
+    registration_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CanceledRegistration:
+    registration_ids: tuple[str, ...]

@@ -1,6 +1,7 @@
 """The operations' business code: ``handle(command, uow, ctx) -> result``, one per operation.
 
-One module per group of EI operations (tenders, transactions, positions, options). A handler
+One module per group of EI operations (tenders, transactions, positions, options,
+registrations). A handler
 asks the domain, reads and writes through the unit of work's repositories, and returns a
 result; it knows no XML and no SQL. A refused request raises a TemixError, which the pipeline
 (``service.pipeline``) turns into the operation's reply with the error's response code, after
@@ -27,6 +28,14 @@ class ProductForms(Protocol):
         ...
 
 
+class NewCredentials(Protocol):
+    """How a registrar's initial password for a new party is stored (``service.auth``)."""
+
+    def stored(self, password: str, text_only: bool) -> tuple[str, bytes | None]:
+        """``(password_hash, digest_secret)``, as ``temix party add`` stores them."""
+        ...
+
+
 @dataclass(frozen=True)
 class Context:
     """Who asks, under which requestID, at what server time; what every handler may use."""
@@ -37,3 +46,6 @@ class Context:
     market_of: Callable[[str], MarketContext]  # raises UnknownMarketContextError
     max_items: int
     forms: ProductForms
+    # set only when the server lets registrars create parties' passwords
+    # (TEMIX_ALLOW_REGISTRAR_PASSWORDS); None refuses them
+    credentials: NewCredentials | None = None

@@ -16,7 +16,9 @@ from lxml import etree
 
 from service.domain.commands import (
     Acceptance,
+    CancelRegistration,
     CancelTender,
+    CreateRegistration,
     CreateTender,
     CreateTransaction,
     DistributeTender,
@@ -27,6 +29,7 @@ from service.domain.commands import (
     Offer,
     RequestMarketContext,
     RequestPosition,
+    RequestRegistration,
     RequestTender,
     RequestTransaction,
 )
@@ -34,6 +37,7 @@ from service.domain.errors import InvalidValueError
 from service.domain.intervals import parse_resolution
 from service.domain.markets import MarketContext
 from service.domain.positions import check_profile_steps
+from service.domain.registrations import InitialPassword, Memberships
 from service.soap import mapping as m
 from service.soap.ns import EI, EMIX, MIN, STRM, TEMIX, q
 from service.soap.scope import SCOPE
@@ -163,4 +167,47 @@ def _exercise(element: etree._Element) -> ExerciseAsked:
         quantity=m.decimal_of(quantity),
         quantity_text=quantity.text.strip(),
         quantity_at=m.where(quantity),
+    )
+
+
+# ---------------------------------------------------------------- registrations
+
+REGISTREE, REGISTRAR = q(EI, "registreePartyID"), q(EI, "registrarPartyID")
+# What the request log keeps of a registration only as a keyed digest (service.pipeline).
+INITIAL_PASSWORD = q(TEMIX, "initialPassword")
+
+
+def create_party_registration(payload: etree._Element, reading: Reading) -> CreateRegistration:
+    info = payload[-1]  # temix:registrationInfo, the only member of ei:eiRegistrationInfo's group
+    password = m.child(info, INITIAL_PASSWORD)
+    return CreateRegistration(
+        registree_id=m.child_text(payload, REGISTREE),
+        memberships=Memberships.of(
+            m.texts(info, q(EMIX, "marketContext")),
+            m.texts(info, q(TEMIX, "group")),
+            m.texts(info, q(TEMIX, "serviceArea")),
+            m.texts(info, q(TEMIX, "role")),
+        ),
+        # taken as sent, spaces and all: it is a password
+        initial_password=None if password is None else InitialPassword(
+            password.text or "", m.child_text(info, q(TEMIX, "textOnly")) in ("true", "1")
+        ),
+    )
+
+
+def request_party_registration(payload: etree._Element, reading: Reading) -> RequestRegistration:
+    intervals = payload.find(q(STRM, "intervals"))
+    return RequestRegistration(
+        registree_id=m.child_text(payload, REGISTREE) or "",
+        registrar_id=m.child_text(payload, REGISTRAR),
+        registration_ids=tuple(m.texts(payload, q(EI, "registrationID"))),
+        intervals=() if intervals is None else tuple(m.iso_interval(uid) for uid in intervals.iter(q(STRM, "uid"))),
+    )
+
+
+def cancel_party_registration(payload: etree._Element, reading: Reading) -> CancelRegistration:
+    return CancelRegistration(
+        registree_id=m.child_text(payload, REGISTREE) or "",
+        registrar_id=m.child_text(payload, REGISTRAR) or "",
+        registration_ids=tuple(m.texts(payload, q(EI, "registrationID"))),
     )

@@ -9,7 +9,7 @@ every prefix once, so replies read ei:, emix:, power: ... not ns0:.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, field
 
 from lxml import etree
 
@@ -27,6 +27,8 @@ class Answer:
     counterparty_id: str | None  # as the request named it
     code: str = "200"
     description: str = "OK"
+    # other parties the request named, by tag (ei:registreePartyID, ei:registrarPartyID)
+    named: dict[str, str] = field(default_factory=dict)
 
 
 Part = Callable[[etree._Element, Answer, object], None]  # (reply, answer, result or None)
@@ -131,3 +133,50 @@ def market_context_terms(node, answer: Answer, result) -> None:
             m.element(q(TEMIX, "publishesPrices"), "true" if context.publishes_prices else "false"),
             m.element(q(EI, "publisherPartyID"), context.publisher_id),
         ))
+# ---------------------------------------------------------------- registrations
+
+REGISTREE, REGISTRAR = q(EI, "registreePartyID"), q(EI, "registrarPartyID")
+# temix:registrationInfo's children, in the order of Memberships' fields
+MEMBERSHIP_TAGS = (q(EMIX, "marketContext"), q(TEMIX, "group"), q(TEMIX, "serviceArea"), q(TEMIX, "role"))
+
+
+def named(tag: str, *, default_to_party: bool = False) -> Part:
+    """The party the request named under ``tag``, as named (or the sender, if it named none)."""
+
+    def part(node, answer: Answer, result) -> None:
+        value = answer.named.get(tag)
+        if value is None and default_to_party:
+            value = answer.party_id
+        node.append(m.element(tag, value or ""))
+
+    return part
+
+
+def as_registrar(node, answer: Answer, result) -> None:
+    node.append(m.element(REGISTRAR, answer.party_id))
+
+
+def responding_party(node, answer: Answer, result) -> None:
+    node.append(m.element(q(EI, "respondingPartyID"), answer.party_id))
+
+
+def registration_id(node, answer: Answer, result) -> None:
+    if result is not None:
+        node.append(m.element(q(EI, "registrationID"), result.registration_id))
+
+
+def registrations(node, answer: Answer, result) -> None:
+    """temix:registration items: who, by whom, what it added (never a password), when."""
+    for found in () if result is None else result.registrations:
+        info = m.element(q(TEMIX, "registrationInfo"))
+        for tag, names in zip(MEMBERSHIP_TAGS, astuple(found.memberships)):
+            info.extend(m.element(tag, name) for name in names)
+        item = m.element(
+            q(TEMIX, "registration"), None,
+            m.element(REGISTREE, found.registree_id), m.element(REGISTRAR, found.registrar_id), info,
+            m.element(q(EI, "registrationID"), found.registration_id),
+            m.element(q(TEMIX, "createdDateTime"), m.format_instant(found.created_at)),
+        )
+        if found.cancelled_at is not None:
+            item.append(m.element(q(TEMIX, "canceledDateTime"), m.format_instant(found.cancelled_at)))
+        node.append(item)

@@ -1,6 +1,6 @@
 """Parties: who may call the service, with what credentials, and their memberships: the
 market contexts they are enrolled in, their groups and their service areas (whom an
-EiDistributeTender reaches)."""
+EiDistributeTender reaches), and their roles (a registrar registers other parties)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,17 @@ from dataclasses import astuple, dataclass
 from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects.postgresql import insert
 
-from service.store.tables import market_context, party, party_group, party_market_context, party_service_area
+from service.domain.registrations import Memberships
+from service.store.tables import (
+    market_context,
+    party,
+    party_group,
+    party_market_context,
+    party_role,
+    party_service_area,
+)
+
+__all__ = ["Memberships", "PartyExistsError", "PartyRecord", "UnknownPartyError"]
 
 
 class PartyExistsError(Exception):
@@ -29,28 +39,12 @@ class UnknownPartyError(Exception):
         self.party_id = party_id
 
 
-@dataclass(frozen=True)
-class Memberships:
-    """Market contexts, groups and service areas: of a party, or added or removed by a command."""
-
-    market_contexts: tuple[str, ...] = ()
-    groups: tuple[str, ...] = ()
-    service_areas: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, market_contexts: Iterable[str] = (), groups: Iterable[str] = (), service_areas: Iterable[str] = ()):
-        """Sorted, without duplicates."""
-        return cls(*(tuple(sorted(set(names))) for names in (market_contexts, groups, service_areas)))
-
-    def __bool__(self) -> bool:
-        return any(astuple(self))
-
-
 # Each membership table and its name column, in the order of Memberships' fields.
 MEMBERSHIP_TABLES = (
     (party_market_context, "market_context"),
     (party_group, "group_name"),
     (party_service_area, "service_area"),
+    (party_role, "role"),
 )
 
 
@@ -61,6 +55,7 @@ class PartyRecord:
     groups: tuple[str, ...]
     digest_enabled: bool
     service_areas: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
 
 
 def add_party(
@@ -71,6 +66,7 @@ def add_party(
     market_contexts: Iterable[str] = (),
     groups: Iterable[str] = (),
     service_areas: Iterable[str] = (),
+    roles: Iterable[str] = (),
 ) -> None:
     """Register a party. ``digest_secret`` (the sealed password) enables PasswordDigest.
 
@@ -85,11 +81,11 @@ def add_party(
     ).first()
     if inserted is None:
         raise PartyExistsError(party_id)
-    enroll(conn, party_id, Memberships.of(market_contexts, groups, service_areas))
+    enroll(conn, party_id, Memberships.of(market_contexts, groups, service_areas, roles))
 
 
 def enroll(conn: Connection, party_id: str, memberships: Memberships) -> Memberships:
-    """Add the party to these market contexts, groups and service areas; return those it was
+    """Add the party to these market contexts, groups, service areas and roles; return those it was
     not already in. Distributions already sent are not re-addressed: the party reaches only
     later ones. Raises ``UnknownPartyError``. The caller commits."""
     _check_party(conn, party_id)
@@ -108,7 +104,7 @@ def enroll(conn: Connection, party_id: str, memberships: Memberships) -> Members
 
 
 def unenroll(conn: Connection, party_id: str, memberships: Memberships) -> Memberships:
-    """Take the party out of these market contexts, groups and service areas; return those
+    """Take the party out of these market contexts, groups, service areas and roles; return those
     it was in. Tenders already distributed to it stay visible and acceptable to it; later
     distributions no longer reach it. Raises ``UnknownPartyError``. The caller commits."""
     _check_party(conn, party_id)
@@ -148,7 +144,7 @@ def _check_party(conn: Connection, party_id: str) -> None:
 
 
 def list_parties(conn: Connection) -> list[PartyRecord]:
-    """Every party, by ID, with its market contexts, groups and service areas (sorted)."""
+    """Every party, by ID, with its market contexts, groups, service areas and roles (sorted)."""
     members: list[dict[str, list[str]]] = []
     for table, column in MEMBERSHIP_TABLES:
         names: dict[str, list[str]] = {}
@@ -157,7 +153,7 @@ def list_parties(conn: Connection) -> list[PartyRecord]:
         ):
             names.setdefault(party_id, []).append(name)
         members.append(names)
-    contexts, groups, areas = members
+    contexts, groups, areas, roles = members
     return [
         PartyRecord(
             party_id=row.party_id,
@@ -165,6 +161,7 @@ def list_parties(conn: Connection) -> list[PartyRecord]:
             groups=tuple(groups.get(row.party_id, ())),
             digest_enabled=row.digest_enabled,
             service_areas=tuple(areas.get(row.party_id, ())),
+            roles=tuple(roles.get(row.party_id, ())),
         )
         for row in conn.execute(
             select(

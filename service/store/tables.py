@@ -354,3 +354,43 @@ audit_event = Table(
     Index("ix_audit_event_counterparty", "counterparty_id", "at", postgresql_where=text("counterparty_id is not null")),
     Index("ix_audit_event_tender", "tender_id", postgresql_where=text("tender_id is not null")),
 )
+# --- Roles and registrations ------------------------------------------------------------------
+# A party's roles: 'registrar' (may register other parties over /EiRegistration), and those
+# later issues add. Given by `temix party add|role --role`, or by a registration.
+party_role = Table(
+    "party_role",
+    metadata,
+    Column("party_id", Text, ForeignKey("party.party_id", ondelete="CASCADE"), nullable=False),
+    Column("role", Text, nullable=False),
+    PrimaryKeyConstraint("party_id", "role"),
+    Index("ix_party_role_role", "role"),
+)
+
+# One EiCreatePartyRegistration: the registree, who registered it, and (in
+# registration_membership) the memberships it added, which its cancellation takes out.
+registration = Table(
+    "registration",
+    metadata,
+    Column("registration_id", Text, primary_key=True),
+    Column("party_id", Text, ForeignKey("party.party_id", ondelete="CASCADE"), nullable=False),
+    Column("registrar_id", Text, ForeignKey("party.party_id"), nullable=False),
+    Column("request_id", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("cancelled_at", DateTime(timezone=True)),
+    Index("ix_registration_party_created", "party_id", "created_at"),
+)
+
+registration_membership = Table(
+    "registration_membership",
+    metadata,
+    Column(
+        "registration_id", Text, ForeignKey("registration.registration_id", ondelete="CASCADE"), nullable=False
+    ),
+    # market_context | group | service_area | role
+    Column("kind", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    PrimaryKeyConstraint("registration_id", "kind", "name"),
+    CheckConstraint(
+        "kind in ('market_context', 'group', 'service_area', 'role')", name="ck_registration_membership_kind"
+    ),
+)

@@ -39,6 +39,7 @@ from service.store.db import DatabaseUnavailableError, discard_if_lost, first_li
 from service.store.markets import MarketContextRepository
 from service.store.positions import PositionRepository
 from service.store.quotes import QuoteRepository
+from service.store.registrations import RegistrationRepository
 from service.store.requests import RequestLog
 from service.store.tenders import TenderRepository
 from service.store.transactions import TransactionRepository
@@ -60,6 +61,7 @@ class UnitOfWork:
         self.quotes = QuoteRepository(self)
         self.market_contexts = MarketContextRepository(self)
         self.audit = AuditTrail(self)
+        self.registrations = RegistrationRepository(self)
 
     def __enter__(self) -> UnitOfWork:
         try:

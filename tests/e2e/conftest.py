@@ -5,7 +5,8 @@
 with SIGTERM at the end. Register parties with ``server.add_party(...)`` (``temix party add``,
 beside the running server) and more market contexts with ``server.add_market_context(...)``;
 ``CTX`` (UTC, USD) is registered at start. Tests share the server: each uses party and message
-ids of its own (e.g. from uuid4).
+ids of its own (e.g. from uuid4). It lets registrars set parties' first passwords
+(``TEMIX_ALLOW_REGISTRAR_PASSWORDS=1``), as ``temix demo --registrar`` needs.
 """
 
 from __future__ import annotations
@@ -19,5 +20,5 @@ from tests.support.server import CTX, Server, running_server, temix_env  # noqa:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
-    with running_server() as running:
+    with running_server(env={"TEMIX_ALLOW_REGISTRAR_PASSWORDS": "1"}) as running:
         yield running

@@ -1,8 +1,10 @@
 """The REP dynamic-pricing demo (service/demo/) against the running server.
 
-The demo registers its own market context and parties with ``temix`` on the server's data
-folder, then trades through zeep. These tests hold the server's positions, read back with
+The demo registers its parties over SOAP as a registrar (``temix party add-registrar``; the
+e2e server allows registrars' passwords), in the market context the operator registered, then
+trades through zeep. These tests hold the server's positions, read back with
 EiRequestPosition, to what each agent's strategy should have bought at the demo's prices.
+The other form, with the server's --data-dir and ``temix`` commands, runs as the example script.
 """
 
 from __future__ import annotations
@@ -15,16 +17,30 @@ import pytest
 
 from service import demo
 from service.config import REPO_ROOT
-from tests.support.server import temix_env
+from tests.support.server import running_server, temix_command, temix_env
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CUSTOMERS = ("thermostat", "battery", "ev-charger")
 
 
 @pytest.fixture(scope="module")
-def outcome(server, tmp_path_factory) -> demo.DemoResult:
+def registrar(server) -> tuple[str, str]:
+    """A registrar's ID and password, as ``temix party add-registrar`` prints them, and the
+    demo's market context registered by the operator."""
+    server.add_market_context(demo.DEMO_MARKET_CONTEXT, currency="USD")
+    done = subprocess.run(
+        temix_command("party", "add-registrar", "demo-registrar", "--data-dir", str(server.data_dir)),
+        capture_output=True, text=True, env=temix_env(), cwd=server.data_dir, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    printed = dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line)
+    return printed["registrar"], printed["password"]
+
+
+@pytest.fixture(scope="module")
+def outcome(server, registrar, tmp_path_factory) -> demo.DemoResult:
     out = tmp_path_factory.mktemp("demo-out")
-    return demo.main(server.base_url, out_dir=out, data_dir=server.data_dir, env=temix_env())
+    return demo.main(server.base_url, out_dir=out, registrar=registrar)
 
 
 def hours_at(hourly: list[Decimal], rate: str) -> set[int]:
@@ -103,3 +119,37 @@ def test_the_example_script_runs_again_on_the_same_server(server, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "position in kW at" in done.stdout and "Costs, USD" in done.stdout
     assert len(list(tmp_path.glob("*.png"))) == 4
+
+
+def test_the_demo_cancels_its_registrations_at_the_end(outcome, server, registrar):
+    from tests.e2e.test_registration_over_http import client
+
+    registry = client(server, "EiRegistration", *registrar)
+    for party_id in outcome.parties.values():
+        reply = registry.service.EiRequestPartyRegistration(
+            requestID=f"check-{party_id}", registreePartyID=party_id, requestorPartyID=registrar[0]
+        )
+        [registration] = reply.eiRegistration
+        assert registration.canceledDateTime is not None
+
+
+def test_temix_demo_needs_only_the_url_and_a_registrars_credentials(server, registrar, tmp_path):
+    elsewhere = {**temix_env(), "TEMIX_DATA_DIR": str(tmp_path / "not-the-servers")}
+    done = subprocess.run(
+        temix_command("demo", "--url", server.base_url, "--out", str(tmp_path / "out"),
+                      "--registrar", registrar[0], "--registrar-password-stdin"),
+        input=registrar[1] + "\n", capture_output=True, text=True, env=elsewhere, cwd=tmp_path, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"registrar {registrar[0]}: registered rep-" in done.stdout
+    assert "cancelled the 4 registrations of this run" in done.stdout
+    assert len(list((tmp_path / "out").glob("*.png"))) == 4
+    assert not (tmp_path / "not-the-servers").exists()
+
+
+def test_the_demo_says_what_to_enable_when_the_server_refuses_registrars_passwords(registrar, tmp_path):
+    with running_server(prefix="temix-e2e-closed-") as closed:
+        closed.add_market_context(demo.DEMO_MARKET_CONTEXT, currency="USD")
+        closed.temix("party", "add-registrar", "demo-registrar", "--password-stdin", stdin=registrar[1])
+        with pytest.raises(demo.DemoError, match="TEMIX_ALLOW_REGISTRAR_PASSWORDS=1"):
+            demo.main(closed.base_url, out_dir=tmp_path, registrar=registrar)

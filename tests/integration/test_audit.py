@@ -154,7 +154,9 @@ def test_temix_commands_record_the_operator_and_what_changed_never_the_password(
     assert cli("party", "add", "dave", "--password-stdin", "--text-only", stdin="pw-dave-1\n") == 0
     assert cli("party", "enroll", "carol", "--service-area", "ZONE-1", "--group", "north") == 0
     assert cli("party", "unenroll", "carol", "--group", "north") == 0
+    assert cli("party", "role", "dave", "--add", "registrar") == 0
     # refused or changing nothing: not recorded
+    assert cli("party", "role", "dave", "--add", "registrar") == 0
     assert cli("party", "add", "carol", "--password-stdin", stdin="other\n") == 1
     assert cli("party", "unenroll", "carol", "--group", "north") == 0
     assert cli("market-context", "add", CTX) == 1
@@ -169,11 +171,12 @@ def test_temix_commands_record_the_operator_and_what_changed_never_the_password(
         ("party.added", "operator:party add", None, "dave", {"digest_enabled": False}),
         ("party.enrolled", "operator:party enroll", None, "carol", {"service_areas": ["ZONE-1"]}),
         ("party.unenrolled", "operator:party unenroll", None, "carol", {"groups": ["north"]}),
+        ("party.roles_changed", "operator:party role", None, "dave", {"added": ["registrar"], "removed": []}),
     ]
     with engine.connect() as conn:
         everything = conn.execute(text("SELECT string_agg(details::text || actor, ' ') FROM audit_event")).scalar_one()
         # in the same transaction as the change it records
-        assert conn.execute(text("SELECT count(DISTINCT xmin::text) FROM audit_event")).scalar_one() == 5
+        assert conn.execute(text("SELECT count(DISTINCT xmin::text) FROM audit_event")).scalar_one() == 6
         same = conn.execute(
             text("SELECT count(*) FROM audit_event a JOIN party p ON p.xmin::text = a.xmin::text WHERE a.kind = 'party.added'")
         ).scalar_one()

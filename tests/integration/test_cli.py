@@ -45,9 +45,9 @@ def test_party_add_reads_the_password_from_stdin_and_party_list_shows_it(
     assert listed.returncode == 0, listed.stderr
     lines = [line.split() for line in listed.stdout.splitlines()]
     assert lines == [
-        ["PARTY", "MARKET", "CONTEXTS", "GROUPS", "SERVICE", "AREAS", "DIGEST"],
-        ["alice", "http://market.example/ctx-1,http://market.example/ctx-2", "retail", "-", "yes"],
-        ["bob", "-", "-", "-", "no"],
+        ["PARTY", "MARKET", "CONTEXTS", "GROUPS", "SERVICE", "AREAS", "ROLES", "DIGEST"],
+        ["alice", "http://market.example/ctx-1,http://market.example/ctx-2", "retail", "-", "-", "yes"],
+        ["bob", "-", "-", "-", "-", "no"],
     ]
 
 

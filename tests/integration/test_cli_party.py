@@ -37,8 +37,8 @@ def test_memberships_are_added_at_registration_and_edited_later(temix, fresh_dat
         "party carol: was not in service area ZONE-9",
     ]
     assert [line.split() for line in listed.stdout.splitlines()] == [
-        ["PARTY", "MARKET", "CONTEXTS", "GROUPS", "SERVICE", "AREAS", "DIGEST"],
-        ["carol", "-", "south", "ZONE-1,ZONE-2", "yes"],
+        ["PARTY", "MARKET", "CONTEXTS", "GROUPS", "SERVICE", "AREAS", "ROLES", "DIGEST"],
+        ["carol", "-", "south", "ZONE-1,ZONE-2", "-", "yes"],
     ]
 
 
@@ -67,3 +67,37 @@ def test_enrolling_in_an_unregistered_market_context_works_with_a_warning(temix,
     assert f"market context {CTX} is not registered" in enrolled.stderr
     assert f"temix market-context add {CTX}" in enrolled.stderr
     assert enrolled.stdout == f"party dave: enrolled in market context {CTX}\n"
+
+
+def test_roles_are_given_at_registration_and_changed_later(temix, fresh_database_url):
+    env = {"DATABASE_URL": fresh_database_url}
+    added = temix("party", "add", "erin", "--password-stdin", "--role", "registrar", stdin="pw", env=env)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout == "added party erin (PasswordText and PasswordDigest, roles registrar)\n"
+    assert temix("party", "add", "frank", "--password-stdin", stdin="pw", env=env).returncode == 0
+
+    taken = temix("party", "role", "erin", "--remove", "registrar", env=env)
+    given = temix("party", "role", "frank", "--add", "registrar", env=env)
+    unchanged = temix("party", "role", "frank", "--add", "registrar", env=env)
+    unknown = temix("party", "role", "frank", "--add", "astronaut", env=env)
+    listed = temix("party", "list", env=env)
+
+    assert taken.stdout == "party erin: taken away role registrar\n"
+    assert given.stdout == "party frank: given role registrar\n"
+    assert unchanged.stdout == "party frank: nothing changed\n"
+    assert unknown.returncode == 2 and "invalid choice: 'astronaut'" in unknown.stderr
+    assert [line.split()[0::4] for line in listed.stdout.splitlines()[1:]] == [["erin", "-"], ["frank", "registrar"]]
+
+
+def test_add_registrar_prints_a_new_registrars_credentials(temix, fresh_database_url):
+    env = {"DATABASE_URL": fresh_database_url}
+    done = temix("party", "add-registrar", "reg-1", env=env)
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[:2] == ["added party reg-1 (PasswordText and PasswordDigest, roles registrar)", "registrar: reg-1"]
+    password = lines[2].removeprefix("password: ")
+    assert len(password) >= 24 and lines[2].startswith("password: ")
+    assert "TEMIX_ALLOW_REGISTRAR_PASSWORDS=1" in done.stderr
+    again = temix("party", "add-registrar", "reg-1", env=env)
+    assert again.returncode == 1 and "already exists" in again.stderr

@@ -296,3 +296,51 @@ def request_market_context(request_id, party, *market_contexts, with_party=True)
         *[el(q(EMIX, "marketContext"), uri) for uri in market_contexts],
         el(q(EI, "partyID"), party) if with_party else None,
     )
+
+
+# --- registration (/EiRegistration) -----------------------------------------------------------
+
+
+def registration_info(market_contexts=(), groups=(), areas=(), roles=(), password=None, text_only=None):
+    info = el(q(TEMIX, "registrationInfo"))
+    info.extend(el(q(EMIX, "marketContext"), uri) for uri in market_contexts)
+    info.extend(el(q(TEMIX, "group"), name) for name in groups)
+    info.extend(el(q(TEMIX, "serviceArea"), name) for name in areas)
+    info.extend(el(q(TEMIX, "role"), name) for name in roles)
+    if password is not None:
+        info.append(el(q(TEMIX, "initialPassword"), password))
+    if text_only is not None:
+        info.append(el(q(TEMIX, "textOnly"), "true" if text_only else "false"))
+    return info
+
+
+def create_party_registration(request_id, registree=None, **info):
+    """EiCreatePartyRegistration (sent as the registrar: call it with as_party=)."""
+    return el(
+        q(PYLD, "eiCreatePartyRegistration"), None,
+        el(q(PYLD, "requestID"), request_id),
+        el(q(EI, "registreePartyID"), registree) if registree is not None else None,
+        registration_info(**info),
+    )
+
+
+def request_party_registration(request_id, requestor, registree, registrar=None, registration_ids=(), intervals=()):
+    return el(
+        q(PYLD, "eiRequestPartyRegistration"), None,
+        el(q(PYLD, "requestID"), request_id),
+        el(q(EI, "registreePartyID"), registree),
+        el(q(EI, "registrarPartyID"), registrar) if registrar is not None else None,
+        el(q(EI, "requestorPartyID"), requestor),
+        *(el(q(EI, "registrationID"), rid) for rid in registration_ids),
+        _intervals(intervals),
+    )
+
+
+def cancel_party_registration(request_id, registrar, registree, *registration_ids):
+    return el(
+        q(PYLD, "eiCancelPartyRegistration"), None,
+        el(q(PYLD, "requestID"), request_id),
+        el(q(EI, "registreePartyID"), registree),
+        el(q(EI, "registrarPartyID"), registrar),
+        *(el(q(EI, "registrationID"), rid) for rid in registration_ids),
+    )

@@ -9,13 +9,14 @@ below zero. Writes apply at once; a refusal the database makes when the writes a
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import astuple, dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from service.domain.audit import check_details
 from service.domain.commands import DistributionScope, Narrowing, ShownTender
 from service.domain.errors import DuplicateIdError, NotFoundError
+from service.domain.registrations import Memberships, Registration
 from service.domain.intervals import Interval
 from service.domain.positions import PositionChange, PositionKey, merge
 from service.domain.quotes import Quote, ShownQuote, TradeKey, Traded, TradePrice, fold
@@ -31,6 +32,8 @@ class Party:
     market_contexts: set[str] = field(default_factory=set)
     groups: set[str] = field(default_factory=set)
     service_areas: set[str] = field(default_factory=set)
+    roles: set[str] = field(default_factory=set)
+    credentials: tuple[str, bytes | None] | None = None
 
 
 @dataclass
@@ -366,6 +369,60 @@ class FakeAudit:
 
     def record(self, kind, subject, details=None) -> None:
         self.events.append((kind, subject, check_details(details or {})))
+class FakeRegistrations:
+    """Registrations and the memberships they added, over the fake's parties."""
+
+    FIELDS = ("market_contexts", "groups", "service_areas", "roles")
+
+    def __init__(self, uow: FakeUnitOfWork):
+        self.uow = uow
+        self.rows: dict[str, Registration] = {}
+
+    def roles_of(self, party_id):
+        party = self.uow.parties.get(party_id)
+        return frozenset(party.roles) if party else frozenset()
+
+    def party_exists(self, party_id):
+        return party_id in self.uow.parties
+
+    def add_party(self, party_id, password_hash, digest_secret):
+        if party_id in self.uow.parties:
+            raise DuplicateIdError(f"Party {party_id!r} already exists")
+        self.uow.parties[party_id] = Party(credentials=(password_hash, digest_secret))
+
+    def create(self, registration_id, registree_id, registrar_id, request_id, now, memberships):
+        party = self.uow.parties[registree_id]
+        added = Memberships.of(*(
+            [name for name in names if name not in getattr(party, kind)]
+            for kind, names in zip(self.FIELDS, astuple(memberships))
+        ))
+        for kind, names in zip(self.FIELDS, astuple(added)):
+            getattr(party, kind).update(names)
+        self.rows[registration_id] = Registration(registration_id, registree_id, registrar_id, added, now)
+        return added
+
+    def find(self, registree_id, registrar_id, registration_ids, intervals, limit):
+        found = [
+            row for row in self.rows.values()
+            if row.registree_id == registree_id
+            and (registrar_id is None or row.registrar_id == registrar_id)
+            and (not registration_ids or row.registration_id in registration_ids)
+            and row.overlaps(tuple(intervals))
+        ]
+        return sorted(found, key=lambda row: (row.created_at, row.registration_id))[:limit]
+
+    def lock(self, registree_id, registration_ids):
+        return {
+            registration_id: row for registration_id in registration_ids
+            if (row := self.rows.get(registration_id)) is not None and row.registree_id == registree_id
+        }
+
+    def cancel(self, cancelled, now):
+        for row in cancelled:
+            party = self.uow.parties[row.registree_id]
+            for kind, names in zip(self.FIELDS, astuple(row.memberships)):
+                getattr(party, kind).difference_update(names)
+            self.rows[row.registration_id] = replace(row, cancelled_at=now)
 
 
 class FakeUnitOfWork:
@@ -379,6 +436,7 @@ class FakeUnitOfWork:
         self.positions = FakePositions()
         self.quotes = FakeQuotes(self)
         self.audit = FakeAudit()
+        self.registrations = FakeRegistrations(self)
         self.committed = False
 
     def __enter__(self) -> FakeUnitOfWork:

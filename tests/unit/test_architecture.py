@@ -14,14 +14,19 @@ from lxml import etree
 
 from service import pipeline
 from service.config import REPO_ROOT, Settings
+from datetime import UTC, datetime
+
 from service.domain.commands import (
+    CanceledRegistration,
     CanceledTender,
+    CreatedRegistration,
     CreatedTender,
     CreatedTransaction,
     DistributedTender,
     ExercisedOption,
     MarketContextTerms,
     PositionReport,
+    RegistrationList,
     TenderList,
     TransactionList,
 )
@@ -35,6 +40,7 @@ from service.domain.quotes import (
     TradePrice,
 )
 from service.domain.markets import MarketContext
+from service.domain.registrations import Memberships, Registration
 from service.soap.schema import SchemaSet
 from service.soap.writers import Answer
 from tests.support import messages as msg
@@ -137,7 +143,7 @@ def wsdl_operations() -> dict[str, dict]:
 
 def test_every_wsdl_operation_has_a_row_and_every_row_a_wsdl_operation():
     published = wsdl_operations()
-    assert len(published) == 12
+    assert len(published) == 15
     assert sorted(published) == sorted(pipeline.OPERATIONS)
     for operation in pipeline.TABLE:
         assert published[operation.name] == dict(
@@ -186,6 +192,13 @@ RESULTS = {
     "EiRequestEiMarketContext": MarketContextTerms(
         (MarketContext("http://a.example/ctx", "Europe/Berlin", "EUR", "MWh", "PT2H", "PT15M"), MarketContext("urn:b"))
     ),
+    "EiCreatePartyRegistration": CreatedRegistration("reg-1", "party-B"),
+    "EiRequestPartyRegistration": RegistrationList((
+        Registration("reg-1", "party-B", "party-A", Memberships.of(["http://m.example/ctx"], ["g"], ["z"]),
+                     datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 2, tzinfo=UTC)),
+        Registration("reg-2", "party-B", "party-A", Memberships(), datetime(2030, 1, 1, tzinfo=UTC)),
+    )),
+    "EiCancelPartyRegistration": CanceledRegistration(("reg-1",)),
 }
 
 

@@ -147,3 +147,12 @@ def test_a_public_url_is_taken_as_given(url):
 def test_a_public_url_that_is_no_plain_http_url_is_refused_at_start(url):
     with pytest.raises(SettingsError, match="public URL"):
         Settings.from_env({"TEMIX_PUBLIC_URL": url})
+
+
+def test_registrars_passwords_are_off_unless_the_environment_or_the_option_says_so():
+    assert Settings.from_env({}).allow_registrar_passwords is False
+    assert Settings.from_env({"TEMIX_ALLOW_REGISTRAR_PASSWORDS": "1"}).allow_registrar_passwords is True
+    assert Settings.from_env({"TEMIX_ALLOW_REGISTRAR_PASSWORDS": "no"}).allow_registrar_passwords is False
+    assert Settings.from_env({}, allow_registrar_passwords=True).allow_registrar_passwords is True
+    with pytest.raises(SettingsError, match="TEMIX_ALLOW_REGISTRAR_PASSWORDS must be 1/true/yes"):
+        Settings.from_env({"TEMIX_ALLOW_REGISTRAR_PASSWORDS": "maybe"})
