@@ -97,11 +97,16 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    *serve_args: str, prefix: str = "temix-e2e-", env: dict[str, str] | None = None, data_dir: Path | None = None
+    *serve_args: str,
+    prefix: str = "temix-e2e-",
+    env: dict[str, str] | None = None,
+    data_dir: Path | None = None,
+    register_ctx: bool = True,
 ) -> Iterator[Server]:
     """``temix serve`` on a new data folder (or ``data_dir``, left in place) and a free port
-    (plus ``serve_args``), with ``CTX`` registered; stopped with SIGTERM at the end, which must
-    stop its embedded database too."""
+    (plus ``serve_args``), with ``CTX`` registered (unless ``register_ctx`` is false: a data
+    folder that has it); stopped with SIGTERM at the end, which must stop its embedded database
+    too."""
     # Not under pytest's basetemp (mode 0700): the embedded PostgreSQL runs as another user.
     ours = data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix=prefix)) if ours else data_dir
@@ -116,7 +121,8 @@ def running_server(
         base_url = f"http://127.0.0.1:{port}"
         _wait_healthy(process, base_url, log_path)
         running = Server(base_url, data_dir, process.pid, log_path)
-        running.add_market_context(CTX, currency="USD")
+        if register_ctx:
+            running.add_market_context(CTX, currency="USD")
         yield running
     finally:
         process.send_signal(signal.SIGTERM)
