@@ -3,7 +3,7 @@
     temix --version
     temix serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--public-url URL]
                 [--app MODULE:FACTORY]                                       (serve.py)
-    temix db upgrade|check-positions                                         (db.py)
+    temix db upgrade|check-positions|backup FILE|restore FILE [--force]     (db.py)
     temix party add|enroll|unenroll|list                                     (party.py)
     temix market-context add|list                                           (market.py)
     temix positions PARTY_ID [--from T] [--to T] [--resolution R] [--plot F] (positions.py)

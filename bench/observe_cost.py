@@ -1,0 +1,111 @@
+"""What metrics and the JSON request log cost a request: EiCreateTender in process, three apps
+side by side in interleaved rounds, this process's CPU per request (PostgreSQL's is the same
+for all three and left out).
+
+- ``off``: no request account handed on, no pool events (the pipeline still fills the throwaway
+  account: a few context-variable reads);
+- ``metrics``: as ``temix serve`` runs by default, prometheus_client in multi-process mode;
+- ``metrics+json``: and the JSON request log line (written to /dev/null).
+
+    python bench/observe_cost.py [--requests 500] [--rounds 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(BENCH.parent), str(BENCH)]
+
+METRICS_DIR = tempfile.mkdtemp(prefix="temix-bench-metrics-")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = METRICS_DIR  # before prometheus_client is imported, as serve does
+
+from common import fill, run_start, tpl_create_tender  # noqa: E402
+from inproc import prepare, wsgi_post  # noqa: E402
+
+
+def apps(data_dir: Path) -> dict:
+    from service.app import _each, create_app
+    from service.config import Settings
+    from service.observe.logs import JsonFormatter, RequestLog
+    from service.observe.metrics import Metrics
+    from service.pipeline import PAYLOADS
+
+    _, with_metrics = prepare(data_dir)
+    settings = Settings.from_env(environ={}, data_dir=data_dir, database_url=with_metrics_url(data_dir))
+    watch_pool = Metrics.watch_pool
+    Metrics.watch_pool = lambda self, engine: None
+    try:
+        off = create_app(settings)
+    finally:
+        Metrics.watch_pool = watch_pool
+    off.observe = None
+    with_json = create_app(settings)
+    with_json.observe = partial(_each, [with_json.observe, RequestLog(PAYLOADS).record])
+    handler = logging.FileHandler(os.devnull)
+    handler.setFormatter(JsonFormatter())
+    request_log = logging.getLogger("temix.request")
+    request_log.addHandler(handler)
+    request_log.setLevel(logging.INFO)
+    request_log.propagate = False
+    return {"off": off, "metrics": with_metrics, "metrics+json": with_json}
+
+
+def with_metrics_url(data_dir: Path) -> str:
+    from service.store.embedded import start_embedded
+
+    return start_embedded(data_dir)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=6)
+    args = parser.parse_args(argv)
+    from service.store.embedded import stop_embedded
+
+    data_dir = Path(tempfile.mkdtemp(prefix="temix-observe-cost-"))
+    try:
+        variants = apps(data_dir)
+        create = tpl_create_tender("bench-0", "bench-1", "N0")
+        made = iter(range(10**9))
+
+        def call(app) -> None:
+            k = next(made)
+            wsgi_post(app, "/EiTender", fill(create, rid=f"c{k}", tid=f"t{k}", start=run_start(k % 50000)))
+
+        for app in variants.values():
+            for _ in range(30):  # warm-up: prepared statements, verified passwords
+                call(app)
+        cpu = {name: [] for name in variants}
+        for _ in range(args.rounds):
+            for name, app in variants.items():
+                started = time.process_time()
+                for _ in range(args.requests):
+                    call(app)
+                cpu[name].append((time.process_time() - started) / args.requests * 1e6)
+        off = statistics.median(cpu["off"])
+        print(f"EiCreateTender in process, {args.rounds} rounds x {args.requests} requests, this process's CPU per request")
+        print("| variant | median us | rounds (us) | over off |")
+        print("|---|---|---|---|")
+        for name, rounds in cpu.items():
+            median = statistics.median(rounds)
+            print(f"| {name} | {median:.0f} | {' '.join(f'{r:.0f}' for r in rounds)} | {median - off:+.0f} us ({(median / off - 1) * 100:+.1f} %) |")
+    finally:
+        stop_embedded(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(METRICS_DIR, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
