@@ -7,7 +7,10 @@ for all three and left out).
 - ``metrics``: as ``temix serve`` runs by default, prometheus_client in multi-process mode;
 - ``metrics+json``: and the JSON request log line (written to /dev/null).
 
-    python bench/observe_cost.py [--requests 500] [--rounds 6]
+The machine's speed moves between rounds by more than these costs, so the pieces the request
+path gains are also timed alone, in a loop (``pieces``): what each request adds, exactly.
+
+    python bench/observe_cost.py [--requests 500] [--rounds 6] [--pieces 100000]
 """
 
 from __future__ import annotations
@@ -66,10 +69,52 @@ def with_metrics_url(data_dir: Path) -> str:
     return start_embedded(data_dir)
 
 
+def pieces(count: int) -> None:
+    """Each piece a request gains, called ``count`` times in a loop: CPU us per call."""
+    from service.observe import Exchange, closed, current, opened
+    from service.observe.logs import RequestLog
+    from service.observe.metrics import Metrics
+    from service.pipeline import PAYLOADS, TABLE
+
+    metrics, request_log = Metrics(PAYLOADS), RequestLog(PAYLOADS)
+    tag = TABLE[0].request
+    record = type("Record", (), {"info": {}})()
+
+    def account() -> None:  # the front opens it, the SOAP layer and the pipeline fill it in
+        exchange = Exchange("EiTender")
+        token = opened(exchange)
+        current().payload_tag = tag
+        current().request_id = "r"
+        current().party = "p"
+        current().code = "200"
+        closed(token)
+
+    def pool() -> None:  # one unit of work's checkout and checkin
+        metrics.checkout(None, record, None)
+        metrics.checkin(None, record)
+
+    done = Exchange("EiTender", tag, "party-1", "request-1", code="200")
+    measured = {
+        "request account (open, fill, close)": account,
+        "metrics: counter + histogram": lambda: metrics.record(done, 0.002),
+        "metrics: pool gauge + transaction histogram": pool,
+        "JSON request log line (to /dev/null)": lambda: request_log.record(done, 0.002),
+    }
+    print(f"\nEach piece alone, {count} calls, CPU per call")
+    print("| piece | us |")
+    print("|---|---|")
+    for name, call in measured.items():
+        started = time.process_time()
+        for _ in range(count):
+            call()
+        print(f"| {name} | {(time.process_time() - started) / count * 1e6:.1f} |")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--pieces", type=int, default=100000)
     args = parser.parse_args(argv)
     from service.store.embedded import stop_embedded
 
@@ -100,6 +145,7 @@ def main(argv=None) -> int:
         for name, rounds in cpu.items():
             median = statistics.median(rounds)
             print(f"| {name} | {median:.0f} | {' '.join(f'{r:.0f}' for r in rounds)} | {median - off:+.0f} us ({(median / off - 1) * 100:+.1f} %) |")
+        pieces(args.pieces)
     finally:
         stop_embedded(data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -28,8 +28,8 @@ from lxml import etree
 from service.auth.wssecurity import Authenticator, read_username_token
 from service.domain.errors import RequestIdReusedError, TemixError
 from service.domain.markets import MarketContext
-from service.observe import current
 from service.handlers import Context, options, positions, tenders, transactions
+from service.observe import current
 from service.soap import mapping as m
 from service.soap import readers
 from service.soap import writers as w

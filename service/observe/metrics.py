@@ -91,20 +91,18 @@ class Metrics:
     def watch_pool(self, engine: Engine) -> None:
         """The pool's gauges and each checkout's time, from the pool's own events."""
         self.pool_size.set(engine.pool.size())
-        checked_out, transaction_time = self.checked_out, self.transaction_time
+        event.listen(engine, "checkout", self.checkout)
+        event.listen(engine, "checkin", self.checkin)
 
-        def checkout(dbapi_connection, record, proxy) -> None:
-            checked_out.inc()
-            record.info["temix_checked_out_at"] = time.perf_counter()
+    def checkout(self, dbapi_connection, record, proxy) -> None:
+        self.checked_out.inc()
+        record.info["temix_checked_out_at"] = time.perf_counter()
 
-        def checkin(dbapi_connection, record) -> None:
-            checked_out.dec()
-            started = record.info.pop("temix_checked_out_at", None) if record is not None else None
-            if started is not None:
-                transaction_time.observe(time.perf_counter() - started)
-
-        event.listen(engine, "checkout", checkout)
-        event.listen(engine, "checkin", checkin)
+    def checkin(self, dbapi_connection, record) -> None:
+        self.checked_out.dec()
+        started = record.info.pop("temix_checked_out_at", None) if record is not None else None
+        if started is not None:
+            self.transaction_time.observe(time.perf_counter() - started)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text a scrape gets, and its content type."""

@@ -14,6 +14,7 @@ the body in hand to the answer, to ``observe`` (metrics, the request log line).
 from __future__ import annotations
 
 import io
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,9 @@ from service.observe import Exchange, closed, current, opened
 from service.soap.address import endpoint_base, wsdl_with_address
 from service.soap.endpoint import XML, fault_envelope
 from service.soap.faults import RequestTooLargeFault
+
+log = logging.getLogger(__name__)
+
 
 class SoapFront:
     def __init__(
@@ -85,7 +89,10 @@ class SoapFront:
             return self._answer(endpoint, environ, start_response)  # the endpoints answer in full here
         finally:
             closed(token)
-            self.observe(exchange, time.perf_counter() - started)
+            try:
+                self.observe(exchange, time.perf_counter() - started)
+            except Exception:  # a metric or log line lost never costs the client its answer
+                log.exception("could not record the request's metrics or log line")
 
     def _answer(self, endpoint, environ, start_response):
         try:

@@ -81,6 +81,9 @@ def traffic(server):
     for _ in range(2):  # not XML: no operation can be told
         http = requests.post(f"{server.base_url}/EiTender", data=b"<soap:Envelope", headers={"Connection": "close"}, timeout=30)
         assert check_reply(Reply(http.status_code, http.content)).faultcode.endswith("Client.MalformedXml")
+    oversize = b" " * (2 * 1024 * 1024 + 1)  # over TEMIX_MAX_BODY_BYTES: refused unread
+    http = requests.post(f"{server.base_url}/EiTransaction", data=oversize, headers={"Connection": "close"}, timeout=30)
+    assert check_reply(Reply(http.status_code, http.content)).faultcode.endswith("Client.RequestTooLarge")
     return answered, passwords
 
 
@@ -109,14 +112,15 @@ def check_counts(samples: dict) -> None:
     assert requests_counted(samples, "EiCreateTransaction", code="200") == 3
     assert requests_counted(samples, "EiCancelTender", code="404") == 1
     assert requests_counted(samples, "unknown", fault="Client.MalformedXml") == 2
+    assert requests_counted(samples, "unknown", fault="Client.RequestTooLarge") == 1
     counted = {labels: value for (name, labels), value in samples.items() if name == "temix_requests_total"}
-    assert sum(counted.values()) == 15, counted
+    assert sum(counted.values()) == 16, counted
     latency = {
         dict(labels)["operation"]: value
         for (name, labels), value in samples.items()
         if name == "temix_request_duration_seconds_count"
     }
-    assert latency == {"EiCreateTender": 9, "EiCreateTransaction": 3, "EiCancelTender": 1, "unknown": 2}
+    assert latency == {"EiCreateTender": 9, "EiCreateTransaction": 3, "EiCancelTender": 1, "unknown": 3}
     context = frozenset({"market_context": CTX}.items())
     assert samples[("temix_standing_tenders", context)] == 3  # five, less two filled
     assert samples[("temix_transactions", context)] == 3
@@ -168,7 +172,9 @@ def test_the_json_log_has_one_line_per_request_without_bodies_or_passwords(serve
             assert (line["party"], line["fault"].rpartition(":")[2]) == (None, outcome.rpartition(":")[2])
     malformed = [line for line in requests_logged if line.get("fault") == "Client.MalformedXml"]
     assert len(malformed) == 2 and all(line["operation"] == "unknown" for line in malformed)
-    assert len(requests_logged) == 15
+    too_large = [line for line in requests_logged if line.get("fault") == "Client.RequestTooLarge"]
+    assert [line["endpoint"] for line in too_large] == ["EiTransaction"]
+    assert len(requests_logged) == 16
     assert {line["worker"] for line in requests_logged} <= {line["worker"] for line in lines}
     for secret in (*passwords.values(), MARKER_NODE):
         assert secret not in text
