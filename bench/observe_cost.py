@@ -1,5 +1,5 @@
-"""What metrics and the JSON request log cost a request: EiCreateTender in process, three apps
-side by side in interleaved rounds, this process's CPU per request (PostgreSQL's is the same
+"""What metrics and the JSON request log cost a request: EiCreateTender in process, three variants
+side by side in interleaved rounds (in turn first), this process's CPU per request (PostgreSQL's is the same
 for all three and left out).
 
 - ``off``: no request account handed on, no pool events (the pipeline still fills the throwaway
@@ -7,10 +7,13 @@ for all three and left out).
 - ``metrics``: as ``temix serve`` runs by default, prometheus_client in multi-process mode;
 - ``metrics+json``: and the JSON request log line (written to /dev/null).
 
+One app, switched from one variant to the next before each batch (two apps alike differed by
+as much as these costs: their own engines, caches and memory).
+
 The machine's speed moves between rounds by more than these costs, so the pieces the request
 path gains are also timed alone, in a loop (``pieces``): what each request adds, exactly.
 
-    python bench/observe_cost.py [--requests 500] [--rounds 6] [--pieces 100000]
+    python bench/observe_cost.py [--requests 500] [--rounds 6] [--pieces 100000] [--pieces-only]
 """
 
 from __future__ import annotations
@@ -36,37 +39,48 @@ from common import fill, run_start, tpl_create_tender  # noqa: E402
 from inproc import prepare, wsgi_post  # noqa: E402
 
 
-def apps(data_dir: Path) -> dict:
-    from service.app import _each, create_app
-    from service.config import Settings
-    from service.observe.logs import JsonFormatter, RequestLog
-    from service.observe.metrics import Metrics
+def variants(data_dir: Path) -> dict:
+    """name -> a function that sets the one app up as that variant and returns it: one app,
+    so the variants differ by what they switch alone."""
+    from sqlalchemy import event
+
+    from service.app import _each
+    from service.observe.logs import RequestLog
     from service.pipeline import PAYLOADS
 
-    _, with_metrics = prepare(data_dir)
-    settings = Settings.from_env(environ={}, data_dir=data_dir, database_url=with_metrics_url(data_dir))
-    watch_pool = Metrics.watch_pool
-    Metrics.watch_pool = lambda self, engine: None
-    try:
-        off = create_app(settings)
-    finally:
-        Metrics.watch_pool = watch_pool
-    off.observe = None
-    with_json = create_app(settings)
-    with_json.observe = partial(_each, [with_json.observe, RequestLog(PAYLOADS).record])
-    handler = logging.FileHandler(os.devnull)
-    handler.setFormatter(JsonFormatter())
-    request_log = logging.getLogger("temix.request")
-    request_log.addHandler(handler)
-    request_log.setLevel(logging.INFO)
-    request_log.propagate = False
-    return {"off": off, "metrics": with_metrics, "metrics+json": with_json}
+    _, app = prepare(data_dir)
+    metrics = app.observe.__self__  # create_app's Metrics
+    engine = metrics.database.engine
+    with_json = partial(_each, [metrics.record, RequestLog(PAYLOADS, DEVNULL).record])
+
+    def pool_events(on: bool) -> None:
+        for name, listener in (("checkout", metrics.checkout), ("checkin", metrics.checkin)):
+            if on and not event.contains(engine, name, listener):
+                event.listen(engine, name, listener)
+            elif not on and event.contains(engine, name, listener):
+                event.remove(engine, name, listener)
+
+    def setting(observe, pool: bool):
+        def set_up():
+            app.observe = observe
+            pool_events(pool)
+            return app
+
+        return set_up
+
+    return {
+        "off": setting(None, False),
+        "metrics": setting(metrics.record, True),
+        "metrics+json": setting(with_json, True),
+    }
 
 
-def with_metrics_url(data_dir: Path) -> str:
-    from service.store.embedded import start_embedded
+DEVNULL = open(os.devnull, "w")  # noqa: SIM115 - for the whole run
 
-    return start_embedded(data_dir)
+
+def log_to_devnull() -> None:
+    """The request lines on: as TEMIX_LOG_FORMAT=json at INFO, written to /dev/null."""
+    logging.getLogger("temix.request").setLevel(logging.INFO)
 
 
 def pieces(count: int) -> None:
@@ -76,7 +90,7 @@ def pieces(count: int) -> None:
     from service.observe.metrics import Metrics
     from service.pipeline import PAYLOADS, TABLE
 
-    metrics, request_log = Metrics(PAYLOADS), RequestLog(PAYLOADS)
+    metrics, request_log = Metrics(PAYLOADS), RequestLog(PAYLOADS, DEVNULL)
     tag = TABLE[0].request
     record = type("Record", (), {"info": {}})()
 
@@ -115,12 +129,18 @@ def main(argv=None) -> int:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--pieces", type=int, default=100000)
+    parser.add_argument("--pieces-only", action="store_true", help="only the pieces, no database")
     args = parser.parse_args(argv)
+    log_to_devnull()
+    if args.pieces_only:
+        pieces(args.pieces)
+        shutil.rmtree(METRICS_DIR, ignore_errors=True)
+        return 0
     from service.store.embedded import stop_embedded
 
     data_dir = Path(tempfile.mkdtemp(prefix="temix-observe-cost-"))
     try:
-        variants = apps(data_dir)
+        setups = variants(data_dir)
         create = tpl_create_tender("bench-0", "bench-1", "N0")
         made = iter(range(10**9))
 
@@ -128,12 +148,15 @@ def main(argv=None) -> int:
             k = next(made)
             wsgi_post(app, "/EiTender", fill(create, rid=f"c{k}", tid=f"t{k}", start=run_start(k % 50000)))
 
-        for app in variants.values():
+        for set_up in setups.values():
+            app = set_up()
             for _ in range(30):  # warm-up: prepared statements, verified passwords
                 call(app)
-        cpu = {name: [] for name in variants}
-        for _ in range(args.rounds):
-            for name, app in variants.items():
+        cpu = {name: [] for name in setups}
+        names = list(setups)
+        for round_ in range(args.rounds):  # each round in another order: no variant always goes first
+            for name in names[round_ % len(names):] + names[: round_ % len(names)]:
+                app = setups[name]()
                 started = time.process_time()
                 for _ in range(args.requests):
                     call(app)

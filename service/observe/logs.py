@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TextIO
 
 from service.observe import Exchange
 
 PLAIN_FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 PLAIN_DATE_FORMAT = "%Y-%m-%d %H:%M:%S %z"
 REQUEST_LOGGER = "temix.request"
-_REQUEST_FIELDS = "temix_request"  # the LogRecord attribute that carries a request's fields
 
 
 class JsonFormatter(logging.Formatter):
@@ -35,7 +37,6 @@ class JsonFormatter(logging.Formatter):
             "worker": record.process,
             "message": record.getMessage(),
         }
-        line.update(getattr(record, _REQUEST_FIELDS, {}))
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)
@@ -56,17 +57,27 @@ def formatter_config(log_format: str) -> dict:
 
 class RequestLog:
     """Writes each SOAP request's line (json format only: the plain format keeps the front's
-    access log line)."""
+    access log line), in the shape of ``JsonFormatter``'s lines, to standard error where they
+    go. Written straight, one ``write`` per line, not through a log record, a handler and a
+    formatter: on the request path that costs a few times less (bench/README.md). Logged at
+    INFO: a ``TEMIX_LOG_LEVEL`` above it leaves them out."""
 
-    def __init__(self, operations: Mapping[str, str]):
+    def __init__(self, operations: Mapping[str, str], stream: TextIO | None = None):
         self.operations = operations
         self.log = logging.getLogger(REQUEST_LOGGER)
+        self.stream = stream
 
     def record(self, exchange: Exchange, seconds: float) -> None:
         if not self.log.isEnabledFor(logging.INFO):
             return
         operation = self.operations.get(exchange.payload_tag, "unknown")
-        fields = {
+        outcome = exchange.fault or exchange.code
+        line = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": "INFO",
+            "logger": REQUEST_LOGGER,
+            "worker": os.getpid(),
+            "message": f"{operation} {outcome}",
             "operation": operation,
             "endpoint": exchange.endpoint,
             "party": exchange.party,
@@ -74,9 +85,7 @@ class RequestLog:
             "duration_ms": round(seconds * 1000, 3),
         }
         if exchange.fault is not None:
-            fields["fault"] = exchange.fault
-            outcome = exchange.fault
+            line["fault"] = exchange.fault
         else:
-            fields["responseCode"] = exchange.code
-            outcome = exchange.code
-        self.log.info("%s %s", operation, outcome, extra={_REQUEST_FIELDS: fields})
+            line["responseCode"] = exchange.code
+        (self.stream or sys.stderr).write(json.dumps(line, ensure_ascii=False) + "\n")

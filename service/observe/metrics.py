@@ -77,6 +77,9 @@ class Metrics:
             "temix_db_pool_size", "Database connections the workers' pools keep open, over the live workers",
             registry=self.registry, multiprocess_mode="livesum",
         )
+        # (operation, code, fault) -> the counter's and the histogram's children: a few
+        # dozen at most (the table's operations, the EI codes, the fault codes)
+        self._children: dict[tuple, tuple] = {}
         self.database = DatabaseGauges(engine) if engine is not None else None
         if engine is not None:
             self.watch_pool(engine)
@@ -85,8 +88,15 @@ class Metrics:
 
     def record(self, exchange: Exchange, seconds: float) -> None:
         operation = self.operations.get(exchange.payload_tag, "unknown")
-        self.requests.labels(operation, exchange.code or "", exchange.fault or "").inc()
-        self.latency.labels(operation).observe(seconds)
+        key = (operation, exchange.code, exchange.fault)
+        counted = self._children.get(key)
+        if counted is None:  # labels() looks up under a lock: once per kind of outcome
+            counted = self._children[key] = (
+                self.requests.labels(operation, exchange.code or "", exchange.fault or ""),
+                self.latency.labels(operation),
+            )
+        counted[0].inc()
+        counted[1].observe(seconds)
 
     def watch_pool(self, engine: Engine) -> None:
         """The pool's gauges and each checkout's time, from the pool's own events."""

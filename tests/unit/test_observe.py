@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import os
 import subprocess
 import sys
 
@@ -42,20 +44,36 @@ def test_metrics_count_each_operation_of_the_table_by_code_and_fault():
 
 
 def test_a_json_line_holds_the_request_account_and_nothing_else():
-    record = logging.LogRecord(REQUEST_LOGGER, logging.INFO, __file__, 1, "%s %s", ("EiCreateTender", "200"), None)
-    captured = []
-    request_log = RequestLog(PAYLOADS)
-    request_log.log = type("Capture", (), {"isEnabledFor": lambda self, level: True,
-                                           "info": lambda self, *args, extra: captured.append(extra)})()
-    request_log.record(Exchange("EiTender", TAGS["EiCreateTender"], "rep-1", "r-1", code="200"), 0.0031)
-    record.__dict__.update(captured[0])
-    line = json.loads(JsonFormatter().format(record))
-    assert line["message"] == "EiCreateTender 200"
-    assert {key: line[key] for key in ("operation", "endpoint", "party", "requestID", "responseCode", "duration_ms")} == {
-        "operation": "EiCreateTender", "endpoint": "EiTender", "party": "rep-1", "requestID": "r-1",
-        "responseCode": "200", "duration_ms": 3.1,
+    written = io.StringIO()
+    request_logger = logging.getLogger(REQUEST_LOGGER)
+    level, request_logger.level = request_logger.level, logging.INFO
+    try:
+        exchange = Exchange("EiTender", TAGS["EiCreateTender"], "rep-1", "r-1", code="200")
+        RequestLog(PAYLOADS, written).record(exchange, 0.0031)
+        request_logger.setLevel(logging.WARNING)  # TEMIX_LOG_LEVEL=WARNING: no request lines
+        RequestLog(PAYLOADS, written).record(exchange, 0.0031)
+    finally:
+        request_logger.setLevel(level)
+    [text] = written.getvalue().splitlines()
+    line = json.loads(text)
+    assert line.pop("time").endswith("Z") and line.pop("worker") == os.getpid()
+    assert line == {
+        "level": "INFO", "logger": REQUEST_LOGGER, "message": "EiCreateTender 200", "operation": "EiCreateTender",
+        "endpoint": "EiTender", "party": "rep-1", "requestID": "r-1", "responseCode": "200", "duration_ms": 3.1,
     }
-    assert line["time"].endswith("Z") and isinstance(line["worker"], int) and line["level"] == "INFO"
+
+
+def test_a_refused_request_line_names_its_fault_and_no_party():
+    written = io.StringIO()
+    request_logger = logging.getLogger(REQUEST_LOGGER)
+    level, request_logger.level = request_logger.level, logging.INFO
+    try:
+        RequestLog(PAYLOADS, written).record(Exchange("EiTender", fault="Client.MalformedXml"), 0.001)
+    finally:
+        request_logger.setLevel(level)
+    line = json.loads(written.getvalue())
+    assert (line["operation"], line["fault"], line["party"], line["requestID"]) == ("unknown", "Client.MalformedXml", None, None)
+    assert "responseCode" not in line
 
 
 def test_a_json_line_escapes_newlines_so_each_record_is_one_line():
