@@ -15,6 +15,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+# Memory, where there is a tmpfs for it: every request writes into the memory-mapped metric
+# files, which need no disk behind them (they die with the run).
+SHARED_MEMORY = Path("/dev/shm")
+
+
+def parent_folder() -> str | None:
+    """/dev/shm if it is a folder we may write in, else the system's temporary folder."""
+    return str(SHARED_MEMORY) if SHARED_MEMORY.is_dir() and os.access(SHARED_MEMORY, os.W_OK | os.X_OK) else None
 
 
 @contextmanager
@@ -22,7 +30,7 @@ def metrics_folder() -> Iterator[Path]:
     """A fresh folder for this run's metric files, named in the environment the workers
     inherit, and removed at the end (last run's counts never leak into this one's). A forked
     worker that leaves through here (gunicorn's do) leaves it alone."""
-    folder = Path(tempfile.mkdtemp(prefix="temix-metrics-"))
+    folder = Path(tempfile.mkdtemp(prefix="temix-metrics-", dir=parent_folder()))
     owner = os.getpid()
     before = os.environ.get(MULTIPROC_VARIABLE)
     os.environ[MULTIPROC_VARIABLE] = str(folder)
