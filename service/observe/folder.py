@@ -18,6 +18,7 @@ MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 # Memory, where there is a tmpfs for it: every request writes into the memory-mapped metric
 # files, which need no disk behind them (they die with the run).
 SHARED_MEMORY = Path("/dev/shm")
+PREFIX = "temix-metrics-"  # then the pid of the serve that made it
 
 
 def parent_folder() -> str | None:
@@ -30,8 +31,10 @@ def metrics_folder() -> Iterator[Path]:
     """A fresh folder for this run's metric files, named in the environment the workers
     inherit, and removed at the end (last run's counts never leak into this one's). A forked
     worker that leaves through here (gunicorn's do) leaves it alone."""
-    folder = Path(tempfile.mkdtemp(prefix="temix-metrics-", dir=parent_folder()))
     owner = os.getpid()
+    parent = parent_folder()
+    _remove_folders_of_ended_runs(Path(parent or tempfile.gettempdir()))
+    folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{owner}-", dir=parent))
     before = os.environ.get(MULTIPROC_VARIABLE)
     os.environ[MULTIPROC_VARIABLE] = str(folder)
     try:
@@ -43,3 +46,21 @@ def metrics_folder() -> Iterator[Path]:
             else:
                 os.environ[MULTIPROC_VARIABLE] = before
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_folders_of_ended_runs(parent: Path) -> None:
+    """A serve killed outright (SIGKILL) could not remove its folder: the next one does."""
+    for folder in parent.glob(f"{PREFIX}*-*"):
+        pid = folder.name.removeprefix(PREFIX).partition("-")[0]
+        if pid.isdigit() and folder.is_dir() and folder.stat().st_uid == os.getuid() and not is_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

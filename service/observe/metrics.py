@@ -27,7 +27,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 from service.observe import Exchange
-from service.observe.folder import MULTIPROC_VARIABLE
+from service.observe.folder import MULTIPROC_VARIABLE, is_alive
 
 # seconds, from a fraction of a millisecond (a cached read) to the 30 s a request may take
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -130,18 +130,8 @@ def _forget_dead_workers(folder: str) -> None:
     """Drop the live gauges of workers that are gone (killed, or replaced by the front)."""
     for name in os.listdir(folder):
         found = _LIVE_GAUGE_FILE.fullmatch(name)
-        if found and not _is_alive(int(found.group(1))):
+        if found and not is_alive(int(found.group(1))):
             mark_process_dead(int(found.group(1)), folder)
-
-
-def _is_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class DatabaseGauges:

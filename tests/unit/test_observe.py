@@ -6,8 +6,11 @@ import io
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +98,22 @@ def test_serving_does_not_import_prometheus_client_before_its_metrics_folder_is_
     code = "import sys, service.cli, service.app, service.front.granian_server; print('prometheus_client' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_a_run_s_metrics_folder_is_its_own_and_the_folders_of_killed_runs_go():
+    from service.observe.folder import MULTIPROC_VARIABLE, PREFIX, metrics_folder, parent_folder
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    parent = Path(parent_folder() or tempfile.gettempdir())
+    left = parent / f"{PREFIX}{int(ended.stdout)}-left"  # a serve killed outright left it
+    running = parent / f"{PREFIX}{os.getpid()}-running"  # a serve still running
+    left.mkdir()
+    running.mkdir()
+    try:
+        with metrics_folder() as folder:
+            assert os.environ[MULTIPROC_VARIABLE] == str(folder) and folder.is_dir()
+            assert not left.exists() and running.exists()
+        assert not folder.exists() and MULTIPROC_VARIABLE not in os.environ
+    finally:
+        shutil.rmtree(left, ignore_errors=True)
+        shutil.rmtree(running, ignore_errors=True)
