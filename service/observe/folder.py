@@ -52,7 +52,11 @@ def _remove_folders_of_ended_runs(parent: Path) -> None:
     """A serve killed outright (SIGKILL) could not remove its folder: the next one does."""
     for folder in parent.glob(f"{PREFIX}*-*"):
         pid = folder.name.removeprefix(PREFIX).partition("-")[0]
-        if pid.isdigit() and folder.is_dir() and folder.stat().st_uid == os.getuid() and not is_alive(int(pid)):
+        try:
+            ours = folder.is_dir() and folder.stat().st_uid == os.getuid()
+        except OSError:  # removed meanwhile by another serve starting
+            continue
+        if pid.isdigit() and ours and not is_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
 
 
