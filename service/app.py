@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import partial
 
-from service.auth.passwords import load_or_create_key
+from service.auth.keyring import Keyring
 from service.auth.wssecurity import Authenticator
 from service.config import Settings
 from service.pipeline import ENDPOINTS, UNDERSTOOD, Pipeline, operations_of
@@ -25,9 +25,10 @@ def create_app(settings: Settings, engine=None, clock=None) -> SoapFront:
     engine = engine or make_engine(settings.database_url, autocommit=True)
     schemas = SchemaSet(settings.schema_dir, settings.schema_entry)
     authenticator = Authenticator(
-        load_or_create_key(settings.secret_key_file),
+        Keyring.load(settings.secret_key_file),
         timedelta(seconds=settings.clock_skew_seconds),
         credential_ttl=settings.credential_cache_seconds,
+        allow_insecure_password=settings.allow_insecure_password,
     )
     pipeline = Pipeline(engine, schemas, authenticator, market_of=MarketContexts(engine).__getitem__)
     if clock is not None:

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
+from service.auth.certificates import PLAIN, Transport
 from service.auth.wssecurity import Authenticator, read_username_token
 from service.domain.errors import RequestIdReusedError, TemixError
 from service.domain.markets import MarketContext
@@ -198,14 +199,15 @@ class Pipeline:
         self.max_items = max_items
         self.clock = clock
 
-    def handle(self, header: list | None, payload: etree._Element) -> etree._Element:
-        """The reply element for a schema-valid payload; raises SoapFault to refuse."""
+    def handle(self, header: list | None, payload: etree._Element, transport: Transport = PLAIN) -> etree._Element:
+        """The reply element for a schema-valid payload that came over ``transport``; raises
+        SoapFault to refuse."""
         try:
-            return self._handle(header, payload)
+            return self._handle(header, payload, transport)
         except DatabaseUnavailableError as error:
             raise DatabaseUnavailableFault(error.reason, committing=error.committing) from error
 
-    def _handle(self, header: list | None, payload: etree._Element) -> etree._Element:
+    def _handle(self, header: list | None, payload: etree._Element, transport: Transport) -> etree._Element:
         name = PAYLOADS.get(payload.tag)
         if name is None:
             raise UnknownOperationFault(f"No operation takes {payload.tag}")
@@ -218,7 +220,7 @@ class Pipeline:
         counterparty_id = m.child_text(payload, q(EI, "counterPartyID"))
         refusal = None
         with UnitOfWork(self.engine) as uow:
-            party_id = self.authenticator.authenticate(uow, token, now)
+            party_id = self.authenticator.authenticate(uow, token, now, transport)
             check_speaks_for(party_id, payload)
             answer = w.Answer(request_id, party_id, counterparty_id)
             try:
@@ -240,7 +242,7 @@ class Pipeline:
         # Rolled back: a state-changing request was refused (its writes undone), or an answer
         # under its requestID was logged first (a retry). Settle it in a second transaction.
         with UnitOfWork(self.engine) as uow:
-            self.authenticator.authenticate(uow, token, now)  # remembers the nonce again
+            self.authenticator.authenticate(uow, token, now, transport)  # remembers the nonce again
             reply = _settle(operation, uow, answer, logged_body(payload, headers), refusal)
             self.schemas.check_response(reply)
             uow.commit()

@@ -68,25 +68,29 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
         edit.set_defaults(handler=handler)
     listing = party_commands.add_parser("list", parents=[common], help="list the parties")
     listing.set_defaults(handler=_party_list)
+    return party_commands
 
 
 # --- commands -------------------------------------------------------------------------------
 
 
 def _party_add(args, settings: Settings, stdin: TextIO) -> int:
-    from service.auth.passwords import hash_password, load_or_create_key, seal_secret
+    from service.auth.keyring import Keyring
+    from service.auth.passwords import hash_password
+    from service.store.party_credentials import hold_server_key
     from service.store.parties import PartyExistsError, add_party
 
     party_id = _checked_name("PARTY_ID", args.party_id)
     memberships = _memberships(args)
     password = read_password(stdin)
-    sealed = None
-    if not args.text_only:
-        sealed = seal_secret(load_or_create_key(settings.secret_key_file), password)
     password_hash = hash_password(password)
 
     try:
         with with_connection(settings, write=True) as conn:
+            sealed = None
+            if not args.text_only:
+                hold_server_key(conn)  # sealed under the current key, not one a rotation retires
+                sealed = Keyring.load(settings.secret_key_file).seal(password)
             add_party(conn, party_id, password_hash, sealed, *astuple(memberships))
             _warn_unregistered(conn, memberships)
     except PartyExistsError as error:

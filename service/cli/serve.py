@@ -1,6 +1,7 @@
 """``temix serve``: open (or start) the database, migrate it, and serve until SIGINT/SIGTERM.
 
     temix serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--public-url URL]
+                [--certfile FILE --keyfile FILE [--client-ca FILE]] [--allow-insecure-password]
                 [--app MODULE:FACTORY]
 """
 
@@ -37,6 +38,25 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
         help="the service's address as clients reach it (e.g. https://temix.example.com behind a"
         " proxy), written into the WSDLs' soap:address (env TEMIX_PUBLIC_URL; default: the"
         " request's Host header if it is a valid host[:port], else --host:--port)",
+    )
+    serve_parser.add_argument(
+        "--certfile", metavar="FILE", help="serve HTTPS (TLS 1.2 or newer) with this PEM certificate"
+        " (chain); needs --keyfile (env TEMIX_CERTFILE)"
+    )
+    serve_parser.add_argument("--keyfile", metavar="FILE", help="the certificate's PEM private key (env TEMIX_KEYFILE)")
+    serve_parser.add_argument(
+        "--client-ca",
+        metavar="FILE",
+        help="mutual TLS: ask clients for a certificate signed by a CA of this PEM file (a client"
+        " without one may still use WS-Security); a certificate bound to a party (temix party cert"
+        " add) authenticates as that party. Uses the gunicorn front (env TEMIX_CLIENT_CA)",
+    )
+    serve_parser.add_argument(
+        "--allow-insecure-password",
+        action="store_const",
+        const=True,
+        help="accept WS-Security PasswordText over plain HTTP, which reveals the password: for"
+        " local tests only (env TEMIX_ALLOW_INSECURE_PASSWORD=yes; default: refused)",
     )
     serve_parser.add_argument(
         "--app",

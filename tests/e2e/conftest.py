@@ -19,5 +19,6 @@ from tests.support.server import CTX, Server, running_server, temix_env  # noqa:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
-    with running_server() as running:
+    # the e2e tests send PasswordText (zeep's default) over plain HTTP, as the local tests may
+    with running_server("--allow-insecure-password") as running:
         yield running
