@@ -41,13 +41,15 @@ class Server(NamedTuple):
     def log_tail(self, lines: int = 40) -> str:
         return _tail(self.log_path, lines)
 
-    def temix(self, *args: str, stdin: str = "") -> None:
-        """Run a ``temix`` admin command on the server's data folder, as an operator would."""
+    def temix(self, *args: str, stdin: str = "") -> str:
+        """Run a ``temix`` admin command on the server's data folder, as an operator would; its
+        standard output."""
         done = subprocess.run(
             temix_command(*args, "--data-dir", str(self.data_dir)), input=stdin, capture_output=True,
             text=True, env=temix_env(), cwd=self.data_dir, timeout=START_TIMEOUT,
         )
         assert done.returncode == 0, f"temix {' '.join(args)}: {done.stderr}"
+        return done.stdout
 
     def add_party(
         self,
@@ -97,11 +99,16 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    *serve_args: str, prefix: str = "temix-e2e-", env: dict[str, str] | None = None, data_dir: Path | None = None
+    *serve_args: str,
+    prefix: str = "temix-e2e-",
+    env: dict[str, str] | None = None,
+    data_dir: Path | None = None,
+    ca_file: Path | None = None,
 ) -> Iterator[Server]:
     """``temix serve`` on a new data folder (or ``data_dir``, left in place) and a free port
     (plus ``serve_args``), with ``CTX`` registered; stopped with SIGTERM at the end, which must
-    stop its embedded database too."""
+    stop its embedded database too. With ``ca_file`` (the CA of its --certfile) it is called
+    over HTTPS."""
     # Not under pytest's basetemp (mode 0700): the embedded PostgreSQL runs as another user.
     ours = data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix=prefix)) if ours else data_dir
@@ -113,8 +120,8 @@ def running_server(
             stdout=log, stderr=subprocess.STDOUT, env={**temix_env(), **(env or {})}, cwd=data_dir,
         )
     try:
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_healthy(process, base_url, log_path)
+        base_url = f"{'https' if ca_file else 'http'}://127.0.0.1:{port}"
+        _wait_healthy(process, base_url, log_path, ca_file)
         running = Server(base_url, data_dir, process.pid, log_path)
         running.add_market_context(CTX, currency="USD")
         yield running
@@ -135,13 +142,13 @@ def running_server(
     assert not database_left_running, f"the embedded PostgreSQL in {data_dir} still runs"
 
 
-def _wait_healthy(process: subprocess.Popen, base_url: str, log_path: Path) -> None:
+def _wait_healthy(process: subprocess.Popen, base_url: str, log_path: Path, ca_file: Path | None = None) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"temix serve exited with {process.returncode}:\n{_tail(log_path)}")
         try:
-            if requests.get(f"{base_url}/health", timeout=2).status_code == 200:
+            if requests.get(f"{base_url}/health", timeout=2, verify=str(ca_file) if ca_file else True).status_code == 200:
                 return
         except requests.ConnectionError:
             pass
