@@ -147,3 +147,24 @@ def test_a_public_url_is_taken_as_given(url):
 def test_a_public_url_that_is_no_plain_http_url_is_refused_at_start(url):
     with pytest.raises(SettingsError, match="public URL"):
         Settings.from_env({"TEMIX_PUBLIC_URL": url})
+
+
+def test_tls_settings_need_both_files_and_client_certificates_need_the_gunicorn_front(tmp_path):
+    cert, key, ca = (tmp_path / name for name in ("cert.pem", "key.pem", "ca.pem"))
+    for path in (cert, key, ca):
+        path.write_text("-")
+    https = Settings.from_env({"TEMIX_CERTFILE": str(cert), "TEMIX_KEYFILE": str(key)})
+    mutual = Settings.from_env({}, certfile=cert, keyfile=key, client_ca=ca)
+
+    assert (https.front, https.bind_url, https.allow_insecure_password) == ("granian", "https://127.0.0.1:8080", False)
+    assert mutual.front == "gunicorn"  # granian does not tell the application the client's certificate
+    assert Settings.from_env({"TEMIX_ALLOW_INSECURE_PASSWORD": "yes"}).allow_insecure_password
+    for environ, overrides in (
+        ({}, {"certfile": cert}),
+        ({}, {"certfile": cert, "keyfile": tmp_path / "missing.pem"}),
+        ({}, {"client_ca": ca}),
+        ({"TEMIX_FRONT": "granian"}, {"certfile": cert, "keyfile": key, "client_ca": ca}),
+        ({"TEMIX_ALLOW_INSECURE_PASSWORD": "perhaps"}, {}),
+    ):
+        with pytest.raises(SettingsError):
+            Settings.from_env(environ, **overrides)
