@@ -5,9 +5,9 @@
 #                                            ~/.local/share/temix (TEMIX_DATA_DIR, --data-dir)
 #   scripts/serve.sh --port 9000 --workers 4
 #   scripts/serve.sh --certfile server.pem --keyfile server.key     HTTPS
+#   DATABASE_URL=postgresql://user:pw@host/db scripts/serve.sh
 # Plain HTTP refuses PasswordText (PasswordDigest, as the demo uses, is fine); for a local
 # PasswordText client add --allow-insecure-password (README, "Transport security").
-#   DATABASE_URL=postgresql://user:pw@host/db scripts/serve.sh
 # Ctrl-C stops the service and then the embedded PostgreSQL.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
