@@ -77,7 +77,7 @@ def prepare_service(data_dir: Path):
 
     url = start_embedded(data_dir)
     upgrade(url)
-    settings = Settings.from_env(environ={}, data_dir=data_dir, database_url=url)
+    settings = Settings.from_env(environ={}, data_dir=data_dir, database_url=url, allow_insecure_password=True)
     engine = make_engine(url)
     key = load_or_create_key(settings.secret_key_file)
     with engine.begin() as conn:

@@ -87,6 +87,7 @@ class Server:
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TEMIX_") and k != "DATABASE_URL"}
         env["PYTHONPATH"] = f"{self.src}:{BENCH}"
+        env["TEMIX_ALLOW_INSECURE_PASSWORD"] = "yes"  # the load sends PasswordText over loopback HTTP
         env.update(self.env)
         if self.database_url:
             env["DATABASE_URL"] = self.database_url

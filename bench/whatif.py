@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     from service.store.tables import tender
 
     data_dir = Path(tempfile.mkdtemp(prefix="temix-whatif-"))
-    settings = Settings.from_env(environ={}, data_dir=data_dir, database_url=args.database_url)
+    settings = Settings.from_env(environ={}, data_dir=data_dir, database_url=args.database_url, allow_insecure_password=True)
 
     def cached_credentials():
         cache = {}

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import partial
 
-from service.auth.passwords import SealedCredentials, load_or_create_key
+from service.auth.keyring import Keyring
+from service.auth.passwords import SealedCredentials
 from service.auth.wssecurity import Authenticator
 from service.config import Settings
 from service.observe.logs import RequestLog
@@ -25,13 +26,14 @@ def create_app(settings: Settings, engine=None, clock=None) -> SoapFront:
     """``engine`` and ``clock`` are for tests: by default the settings' database, UTC now."""
     engine = engine or make_engine(settings.database_url, autocommit=True)
     schemas = SchemaSet(settings.schema_dir, settings.schema_entry)
-    key = load_or_create_key(settings.secret_key_file)
+    keys = Keyring.load(settings.secret_key_file)
     authenticator = Authenticator(
-        key,
+        keys,
         timedelta(seconds=settings.clock_skew_seconds),
         credential_ttl=settings.credential_cache_seconds,
+        allow_insecure_password=settings.allow_insecure_password,
     )
-    credentials = SealedCredentials(key) if settings.allow_registrar_passwords else None
+    credentials = SealedCredentials(keys) if settings.allow_registrar_passwords else None
     pipeline = Pipeline(
         engine, schemas, authenticator, market_of=MarketContexts(engine).__getitem__, credentials=credentials
     )

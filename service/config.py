@@ -25,6 +25,16 @@ default. Nothing here has a secret default: the database password comes only fro
 | allow_registrar_passwords | TEMIX_ALLOW_REGISTRAR_PASSWORDS | false (1/true/yes to allow)   |
 | log_format         | TEMIX_LOG_FORMAT        | plain (or json: one JSON object per line) |
 | gunicorn_config    | TEMIX_GUNICORN_CONFIG   | deploy/gunicorn.conf.py of this checkout  |
+| certfile           | TEMIX_CERTFILE          | None: plain HTTP; with keyfile: HTTPS     |
+| keyfile            | TEMIX_KEYFILE           | None                                      |
+| client_ca          | TEMIX_CLIENT_CA         | None: no client certificates asked        |
+| allow_insecure_password | TEMIX_ALLOW_INSECURE_PASSWORD | no: PasswordText needs HTTPS    |
+
+``certfile``/``keyfile`` (PEM) make ``serve`` speak HTTPS, TLS 1.2 or newer. ``client_ca`` (PEM,
+one or more CA certificates) asks clients for a certificate signed by one of them (optional:
+a client without one still authenticates with WS-Security); it needs the gunicorn front, which
+is then the default, since granian verifies client certificates but does not tell the
+application which one was presented.
 
 ``public_url`` (``--public-url``) is the service's address as clients reach it, an http or https
 URL without query or fragment (a path prefix is kept), for the WSDLs' soap:address. Without it
@@ -106,6 +116,13 @@ class Settings:
     # whether a registrar may create a party with its first password over SOAP (the password
     # then travels in the request: only over TLS)
     allow_registrar_passwords: bool = False
+    # HTTPS: the server's certificate (chain) and private key, PEM
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    # mutual TLS: the CA certificates client certificates are verified against, PEM
+    client_ca: Path | None = None
+    # accept PasswordText over plain HTTP (it reveals the password): for local tests only
+    allow_insecure_password: bool = False
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -143,6 +160,18 @@ class Settings:
             raise SettingsError(
                 "DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host/dbname)"
             )
+        if (self.certfile is None) != (self.keyfile is None):
+            raise SettingsError("HTTPS needs both --certfile and --keyfile (TEMIX_CERTFILE, TEMIX_KEYFILE)")
+        for what, path in (("--certfile", self.certfile), ("--keyfile", self.keyfile), ("--client-ca", self.client_ca)):
+            if path is not None and not path.is_file():
+                raise SettingsError(f"{what} {path} is not a file")
+        if self.client_ca is not None and self.certfile is None:
+            raise SettingsError("--client-ca (TEMIX_CLIENT_CA) needs HTTPS: give --certfile and --keyfile too")
+        if self.client_ca is not None and self.front != "gunicorn":
+            raise SettingsError(
+                "--client-ca (TEMIX_CLIENT_CA) needs TEMIX_FRONT=gunicorn: granian verifies client"
+                " certificates but does not tell the application which one was presented"
+            )
         if not self.schema_path.is_file():
             raise SettingsError(
                 f"schema entry (TEMIX_SCHEMA_ENTRY) {self.schema_entry!r} is not a file"
@@ -156,9 +185,9 @@ class Settings:
 
     @property
     def bind_url(self) -> str:
-        """http://HOST:PORT of the listening socket (IPv6 in brackets)."""
+        """http(s)://HOST:PORT of the listening socket (IPv6 in brackets)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.certfile else 'http'}://{host}:{self.port}"
 
     @property
     def log_level_number(self) -> int:
@@ -185,11 +214,12 @@ class Settings:
             return default
 
         data_dir = pick("data_dir", "TEMIX_DATA_DIR", _path, None) or default_data_dir()
+        client_ca = pick("client_ca", "TEMIX_CLIENT_CA", _path, None)
         return cls(
             host=pick("host", "TEMIX_HOST", _str, "127.0.0.1"),
             port=pick("port", "TEMIX_PORT", _int, 8080),
             workers=pick("workers", "TEMIX_WORKERS", _int, 2),
-            front=pick("front", "TEMIX_FRONT", _str, "granian").lower(),
+            front=pick("front", "TEMIX_FRONT", _str, "gunicorn" if client_ca else "granian").lower(),
             header_timeout_seconds=pick("header_timeout_seconds", "TEMIX_HEADER_TIMEOUT", _int, 10),
             body_timeout_seconds=pick("body_timeout_seconds", "TEMIX_BODY_TIMEOUT", _int, 30),
             public_url=pick("public_url", "TEMIX_PUBLIC_URL", _str, None),
@@ -210,6 +240,10 @@ class Settings:
             allow_registrar_passwords=pick(
                 "allow_registrar_passwords", "TEMIX_ALLOW_REGISTRAR_PASSWORDS", _bool, False
             ),
+            certfile=pick("certfile", "TEMIX_CERTFILE", _path, None),
+            keyfile=pick("keyfile", "TEMIX_KEYFILE", _path, None),
+            client_ca=client_ca,
+            allow_insecure_password=pick("allow_insecure_password", "TEMIX_ALLOW_INSECURE_PASSWORD", _bool, False),
         )
 
 
@@ -236,6 +270,17 @@ def _check_public_url(url: str) -> None:
 
 def _str(value: Any, source: str) -> str:
     return str(value)
+
+
+def _bool(value: Any, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{source} must be yes or no (1/0, true/false), got {value!r}")
 
 
 def _int(value: Any, source: str) -> int:

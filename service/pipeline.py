@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
+from service.auth.certificates import PLAIN, Transport
 from service.auth.wssecurity import Authenticator, read_username_token
 from service.domain.errors import RequestIdReusedError, TemixError
 from service.domain.markets import MarketContext
@@ -261,7 +262,8 @@ class Pipeline:
         None (the default) refuses them."""
         self.credentials = credentials
         # derived from the server key, not the sealing key itself: one key, one purpose
-        self.log_key = hmac.digest(authenticator.secret_key or b"", b"temix request-log secrets", "sha256")
+        server_key = authenticator.keys.current if authenticator.keys else b""
+        self.log_key = hmac.digest(server_key, b"temix request-log secrets", "sha256")
         self.engine = engine
         self.schemas = schemas
         self.authenticator = authenticator
@@ -269,16 +271,17 @@ class Pipeline:
         self.max_items = max_items
         self.clock = clock
 
-    def handle(self, header: list | None, payload: etree._Element) -> etree._Element:
-        """The reply element for a schema-valid payload; raises SoapFault to refuse."""
+    def handle(self, header: list | None, payload: etree._Element, transport: Transport = PLAIN) -> etree._Element:
+        """The reply element for a schema-valid payload that came over ``transport``; raises
+        SoapFault to refuse."""
         try:
-            reply = self._handle(header, payload)
+            reply = self._handle(header, payload, transport)
         except DatabaseUnavailableError as error:
             raise DatabaseUnavailableFault(error.reason, committing=error.committing) from error
         current().code = reply.findtext(RESPONSE_CODE)
         return reply
 
-    def _handle(self, header: list | None, payload: etree._Element) -> etree._Element:
+    def _handle(self, header: list | None, payload: etree._Element, transport: Transport) -> etree._Element:
         name = PAYLOADS.get(payload.tag)
         if name is None:
             raise UnknownOperationFault(f"No operation takes {payload.tag}")
@@ -293,7 +296,7 @@ class Pipeline:
             counterparty_id = m.child_text(payload, q(EI, "subscriberPartyID"))
         refusal = None
         with UnitOfWork(self.engine) as uow:
-            party_id = current().party = self.authenticator.authenticate(uow, token, now)
+            party_id = current().party = self.authenticator.authenticate(uow, token, now, transport)
             check_speaks_for(party_id, payload, operation.speakers)
             uow.audit.act_as(party_id, request_id, now)
             answer = w.Answer(request_id, party_id, counterparty_id, named=_named(payload, operation.echoes))
@@ -316,7 +319,7 @@ class Pipeline:
         # Rolled back: a state-changing request was refused (its writes undone), or an answer
         # under its requestID was logged first (a retry). Settle it in a second transaction.
         with UnitOfWork(self.engine) as uow:
-            self.authenticator.authenticate(uow, token, now)  # remembers the nonce again
+            self.authenticator.authenticate(uow, token, now, transport)  # remembers the nonce again
             reply = _settle(operation, uow, answer, self._logged(operation, payload, headers), refusal)
             self.schemas.check_response(reply)
             uow.commit()

@@ -6,7 +6,9 @@ from hashlib, stored as ``scrypt$n$r$p$salt_b64$hash_b64``).
 PasswordDigest (WS-Security UsernameToken) is ``Base64(SHA-1(nonce + created + password))``:
 the server must recompute it, so by design it needs the cleartext password. It is kept sealed
 with AES-256-GCM under a server key held in a file outside the database
-(``load_or_create_key``): a copy of the database alone does not reveal it.
+(``load_or_create_key``): a copy of the database alone does not reveal it. A sealed secret
+names the key that sealed it (``key_id``), so secrets sealed under the previous key still
+open while ``temix secret rotate`` re-seals them (``service.auth.keyring``).
 """
 
 from __future__ import annotations
@@ -34,8 +36,11 @@ _MAX_R = 32
 _MAX_P = 16
 
 KEY_BYTES = 32
+KEY_ID_BYTES = 8
 _NONCE_BYTES = 12
-_SEAL_VERSION = b"\x01"
+_TAG_BYTES = 16
+_SEAL_V1 = b"\x01"  # version, nonce, ciphertext: written before key ids
+_SEAL_VERSION = b"\x02"  # version, key id, nonce, ciphertext
 
 
 def hash_password(password: str) -> str:
@@ -58,25 +63,45 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+def key_id(key: bytes) -> bytes:
+    """The name a sealed secret gives its key: the first bytes of the key's SHA-256 (says
+    nothing of a 256-bit random key)."""
+    return hashlib.sha256(_check_key(key)).digest()[:KEY_ID_BYTES]
+
+
 def seal_secret(key: bytes, password: str) -> bytes:
     """``password`` encrypted and authenticated with AES-256-GCM under ``key``.
 
-    Layout: one version byte, a 12-byte random nonce, then ciphertext and tag.
+    Layout: one version byte, the key's id, a 12-byte random nonce, then ciphertext and tag
+    (the version and key id are authenticated too).
     """
+    header = _SEAL_VERSION + key_id(key)
     nonce = secrets.token_bytes(_NONCE_BYTES)
-    sealed = AESGCM(_check_key(key)).encrypt(nonce, password.encode("utf-8"), _SEAL_VERSION)
-    return _SEAL_VERSION + nonce + sealed
+    return header + nonce + AESGCM(key).encrypt(nonce, password.encode("utf-8"), header)
+
+
+def sealed_key_id(sealed: bytes) -> bytes | None:
+    """The id of the key that sealed ``sealed``; None for a secret sealed before key ids
+    (it opens with whichever key sealed it)."""
+    sealed = bytes(sealed)
+    if sealed[:1] == _SEAL_VERSION and len(sealed) >= 1 + KEY_ID_BYTES + _NONCE_BYTES + _TAG_BYTES:
+        return sealed[1 : 1 + KEY_ID_BYTES]
+    if sealed[:1] == _SEAL_V1 and len(sealed) >= 1 + _NONCE_BYTES + _TAG_BYTES:
+        return None
+    raise ValueError("not a sealed secret of this service")
 
 
 def open_secret(key: bytes, sealed: bytes) -> str:
     """The password that ``seal_secret(key, ...)`` sealed; ``ValueError`` if it was altered
     or sealed under another key."""
     sealed = bytes(sealed)
-    if len(sealed) < 1 + _NONCE_BYTES + 16 or sealed[:1] != _SEAL_VERSION:
-        raise ValueError("not a sealed secret of this service")
-    nonce, body = sealed[1 : 1 + _NONCE_BYTES], sealed[1 + _NONCE_BYTES :]
+    named = sealed_key_id(sealed)
+    header = sealed[: 1 + KEY_ID_BYTES] if named is not None else _SEAL_V1
+    if named is not None and named != key_id(key):
+        raise ValueError("sealed secret does not open with this key (sealed under another key)")
+    nonce, body = sealed[len(header) : len(header) + _NONCE_BYTES], sealed[len(header) + _NONCE_BYTES :]
     try:
-        plain = AESGCM(_check_key(key)).decrypt(nonce, body, _SEAL_VERSION)
+        plain = AESGCM(_check_key(key)).decrypt(nonce, body, header)
     except InvalidTag as error:
         raise ValueError("sealed secret does not open with this key (altered or other key)") from error
     return plain.decode("utf-8")
@@ -89,7 +114,7 @@ def load_or_create_key(path: Path) -> bytes:
     """
     path = Path(path)
     if path.exists():
-        return _read_key(path)
+        return read_key(path)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     # Write the whole key to a private temporary file, then link it into place: processes
     # starting together (gunicorn workers) never see a half-written key, and one key wins.
@@ -106,10 +131,10 @@ def load_or_create_key(path: Path) -> bytes:
         pass
     finally:
         temporary.unlink()
-    return _read_key(path)
+    return read_key(path)
 
 
-def _read_key(path: Path) -> bytes:
+def read_key(path: Path) -> bytes:
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise PermissionError(
@@ -161,8 +186,8 @@ class SealedCredentials:
     PasswordText only) the password sealed under the server key for PasswordDigest. Given
     to the request path only when registrars may set passwords (TEMIX_ALLOW_REGISTRAR_PASSWORDS)."""
 
-    def __init__(self, key: bytes):
-        self._key = key
+    def __init__(self, keys):
+        self._keys = keys  # a Keyring (service.auth.keyring): seals under its current key
 
     def stored(self, password: str, text_only: bool) -> tuple[str, bytes | None]:
-        return hash_password(password), None if text_only else seal_secret(self._key, password)
+        return hash_password(password), None if text_only else self._keys.seal(password)

@@ -5,6 +5,11 @@ in-process, keyed by the stored hash, so scrypt's deliberate cost is paid once p
 not per request). PasswordDigest = Base64(SHA-1(nonce + created + password)) needs the
 password itself, which the server keeps sealed under its key; its Created must be within
 the accepted clock skew and its Nonce is remembered for that long, so a replay is refused.
+
+A request over a verified client certificate bound to a party is that party's: with no
+UsernameToken if the party does not require WS-Security as well, and never with a
+UsernameToken of another party. PasswordText reveals the password, so it is refused over plain
+HTTP unless the operator allows it (``--allow-insecure-password``, for local tests).
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from datetime import datetime, timedelta
 
 from lxml import etree
 
-from service.auth.passwords import open_secret, verify_password
-from service.soap.faults import AuthenticationFault
+from service.auth.certificates import PLAIN, Transport
+from service.auth.keyring import Keyring
+from service.auth.passwords import verify_password
+from service.soap.faults import AuthenticationFault, ImpersonationFault, InsecureTransportFault
 from service.soap.ns import WSSE, WSSE_PASSWORD_DIGEST, WSSE_PASSWORD_TEXT, WSU, q
 
 VERIFIED_CACHE_SIZE = 10_000
@@ -35,10 +42,11 @@ class UsernameToken:
     created: str | None = None
 
 
-def read_username_token(header: list[etree._Element] | None) -> UsernameToken:
+def read_username_token(header: list[etree._Element] | None) -> UsernameToken | None:
+    """The UsernameToken of the wsse:Security header; None if there is no such header."""
     security = next((e for e in header or () if e.tag == q(WSSE, "Security")), None)
     if security is None:
-        raise AuthenticationFault("No wsse:Security header: a WS-Security UsernameToken is required")
+        return None
     token = next(security.iterchildren(q(WSSE, "UsernameToken")), None)
     if token is None:
         raise AuthenticationFault("wsse:Security carries no wsse:UsernameToken")
@@ -68,19 +76,51 @@ def password_digest(nonce: bytes, created: str, password: str) -> str:
 class Authenticator:
     """Verifies a UsernameToken against the party table, in the request's unit of work.
 
-    A party's stored credentials are remembered for ``credential_ttl`` seconds per worker
-    (a lookup is a round trip on every request otherwise), so a changed password or a removed
-    party takes effect within that time; 0 looks them up every time."""
+    A party's stored credentials, and the party a client certificate is bound to, are
+    remembered for ``credential_ttl`` seconds per worker (a lookup is a round trip on every
+    request otherwise), so a changed password, a disabled party or a removed binding takes
+    effect within that time; 0 looks them up every time. ``keys`` opens the sealed
+    PasswordDigest secrets (a ``Keyring``, or one key)."""
 
-    def __init__(self, secret_key: bytes | None, clock_skew: timedelta, credential_ttl: float = 10.0):
-        self.secret_key = secret_key
+    def __init__(
+        self,
+        keys: Keyring | bytes | None,
+        clock_skew: timedelta,
+        credential_ttl: float = 10.0,
+        allow_insecure_password: bool = False,
+    ):
+        self.keys = Keyring(keys) if isinstance(keys, bytes) else keys
         self.clock_skew = clock_skew
         self.credential_ttl = credential_ttl
+        self.allow_insecure_password = allow_insecure_password
         self._pepper = secrets.token_bytes(32)
         self._verified: dict[tuple[str, str], bytes] = {}
         self._credentials: dict[str, tuple[float, tuple[str, bytes | None]]] = {}
+        self._bindings: dict[str, tuple[float, tuple[str, bool] | None]] = {}
 
-    def authenticate(self, uow, token: UsernameToken, now: datetime) -> str:
+    def authenticate(self, uow, token: UsernameToken | None, now: datetime, transport: Transport = PLAIN) -> str:
+        if token is not None and not token.digest and not transport.secure and not self.allow_insecure_password:
+            raise InsecureTransportFault(
+                "PasswordText over plain HTTP is refused: it would reveal the password to the network."
+                " Call the service over HTTPS, or use PasswordDigest"
+            )
+        bound = None
+        if transport.client_fingerprint is not None:
+            bound = self._bound_party(uow, transport.client_fingerprint)
+        if token is None:
+            if bound is not None and not bound[1]:
+                return bound[0]
+            if bound is not None:
+                raise AuthenticationFault(
+                    f"No wsse:Security header: party {bound[0]!r}, whose client certificate this is,"
+                    " requires a WS-Security UsernameToken as well"
+                )
+            raise AuthenticationFault("No wsse:Security header: a WS-Security UsernameToken is required")
+        if bound is not None and token.username != bound[0]:
+            raise ImpersonationFault(
+                f"The client certificate is bound to party {bound[0]!r} but the UsernameToken names"
+                f" {token.username!r}: a certificate acts for its own party only"
+            )
         credentials = self._credentials_of(uow, token.username)
         if credentials is None:
             raise AuthenticationFault("The security token could not be authenticated")
@@ -90,6 +130,19 @@ class Authenticator:
         elif not self._check_text(token, password_hash):
             raise AuthenticationFault("The security token could not be authenticated")
         return token.username
+
+    def _bound_party(self, uow, fingerprint: str) -> tuple[str, bool] | None:
+        """(party, whether it requires WS-Security as well) the certificate is bound to; None
+        if it is bound to none, or to a disabled party (it then gives no identity)."""
+        remembered = self._bindings.get(fingerprint)
+        if remembered is not None and remembered[0] > time.monotonic():
+            return remembered[1]
+        bound = uow.parties.certificate_party(fingerprint)
+        if self.credential_ttl > 0:
+            if len(self._bindings) >= VERIFIED_CACHE_SIZE:
+                self._bindings.clear()
+            self._bindings[fingerprint] = (time.monotonic() + self.credential_ttl, bound)
+        return bound
 
     def _credentials_of(self, uow, party_id: str) -> tuple[str, bytes | None] | None:
         remembered = self._credentials.get(party_id)
@@ -116,7 +169,7 @@ class Authenticator:
         return True
 
     def _check_digest(self, uow, token: UsernameToken, sealed: bytes | None, now: datetime) -> None:
-        if sealed is None or self.secret_key is None:
+        if sealed is None or self.keys is None:
             raise AuthenticationFault(
                 "PasswordDigest is not enabled for this party: use PasswordText over TLS"
             )
@@ -131,7 +184,7 @@ class Authenticator:
             raise AuthenticationFault(
                 f"wsu:Created is outside the accepted clock skew of {int(self.clock_skew.total_seconds())} s"
             )
-        expected = password_digest(nonce, token.created, open_secret(self.secret_key, sealed))
+        expected = password_digest(nonce, token.created, self.keys.open(sealed))
         if not hmac.compare_digest(expected.encode(), token.password.strip().encode()):
             raise AuthenticationFault("The security token could not be authenticated")
         # nonces older than twice the skew can no longer pass the Created check: forgotten

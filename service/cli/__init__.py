@@ -2,9 +2,12 @@
 
     temix --version
     temix serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--public-url URL]
+                [--certfile F --keyfile F [--client-ca F]] [--allow-insecure-password]
                 [--app MODULE:FACTORY]                                       (serve.py)
     temix db upgrade|check-positions|backup FILE|restore FILE [--force]     (db.py)
     temix party add|enroll|unenroll|list                                     (party.py)
+    temix party passwd|disable|enable|set|cert add|cert list|cert remove     (credentials.py)
+    temix secret rotate                                                      (credentials.py)
     temix market-context add|list                                           (market.py)
     temix positions PARTY_ID [--from T] [--to T] [--resolution R] [--plot F] (positions.py)
     temix demo --url URL --out DIR                                           (demo.py)
@@ -30,7 +33,7 @@ from typing import TextIO
 
 from sqlalchemy.exc import OperationalError
 
-from service.cli import audit, db, demo, market, party, positions, serve
+from service.cli import audit, credentials, db, demo, market, party, positions, serve
 from service.cli.common import CommandError
 from service.cli.party import read_password
 from service.config import Settings, SettingsError
@@ -67,6 +70,10 @@ def run(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> in
             workers=getattr(args, "workers", None),
             public_url=getattr(args, "public_url", None),
             allow_registrar_passwords=getattr(args, "allow_registrar_passwords", None),
+            certfile=getattr(args, "certfile", None),
+            keyfile=getattr(args, "keyfile", None),
+            client_ca=getattr(args, "client_ca", None),
+            allow_insecure_password=getattr(args, "allow_insecure_password", None),
             data_dir=args.data_dir,
         )
     except SettingsError as error:
@@ -115,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.add_commands(commands, common)
     db.add_commands(commands, common)
-    party.add_commands(commands, common)
+    party_commands = party.add_commands(commands, common)
+    credentials.add_commands(commands, party_commands, common)
     market.add_commands(commands, common)
     positions.add_commands(commands, common)
     demo.add_commands(commands, common)

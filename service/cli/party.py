@@ -95,6 +95,7 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
         edit.set_defaults(handler=handler)
     listing = party_commands.add_parser("list", parents=[common], help="list the parties")
     listing.set_defaults(handler=_party_list)
+    return party_commands
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -127,18 +128,21 @@ def _party_add_registrar(args, settings: Settings, stdin: TextIO) -> int:
 
 
 def _store_party(args, settings: Settings, password: str, memberships) -> None:
-    from service.auth.passwords import hash_password, load_or_create_key, seal_secret
+    from service.auth.keyring import Keyring
+    from service.auth.passwords import hash_password
     from service.store.audit import record_operator
+    from service.store.party_credentials import hold_server_key
     from service.store.parties import PartyExistsError, add_party
 
     party_id = _checked_name("PARTY_ID", args.party_id)
-    sealed = None
-    if not args.text_only:
-        sealed = seal_secret(load_or_create_key(settings.secret_key_file), password)
     password_hash = hash_password(password)
 
     try:
         with with_connection(settings, write=True) as conn:
+            sealed = None
+            if not args.text_only:
+                hold_server_key(conn)  # sealed under the current key, not one a rotation retires
+                sealed = Keyring.load(settings.secret_key_file).seal(password)
             add_party(conn, party_id, password_hash, sealed, *astuple(memberships))
             details = dict(_membership_details(memberships), digest_enabled=not args.text_only)
             record_operator(conn, "party add", audit.PARTY_ADDED, Subject(party_id), details)

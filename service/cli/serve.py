@@ -1,7 +1,8 @@
 """``temix serve``: open (or start) the database, migrate it, and serve until SIGINT/SIGTERM.
 
     temix serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--public-url URL]
-                [--allow-registrar-passwords] [--app MODULE:FACTORY]
+                [--allow-registrar-passwords] [--certfile FILE --keyfile FILE [--client-ca FILE]]
+                [--allow-insecure-password] [--app MODULE:FACTORY]
 """
 
 from __future__ import annotations
@@ -43,6 +44,25 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
         default=None,
         help="let a registrar create a party with its first password over SOAP (EiCreatePartyRegistration);"
         " only behind TLS (env TEMIX_ALLOW_REGISTRAR_PASSWORDS=1; default off)",
+    )
+    serve_parser.add_argument(
+        "--certfile", metavar="FILE", help="serve HTTPS (TLS 1.2 or newer) with this PEM certificate"
+        " (chain); needs --keyfile (env TEMIX_CERTFILE)"
+    )
+    serve_parser.add_argument("--keyfile", metavar="FILE", help="the certificate's PEM private key (env TEMIX_KEYFILE)")
+    serve_parser.add_argument(
+        "--client-ca",
+        metavar="FILE",
+        help="mutual TLS: ask clients for a certificate signed by a CA of this PEM file (a client"
+        " without one may still use WS-Security); a certificate bound to a party (temix party cert"
+        " add) authenticates as that party. Uses the gunicorn front (env TEMIX_CLIENT_CA)",
+    )
+    serve_parser.add_argument(
+        "--allow-insecure-password",
+        action="store_const",
+        const=True,
+        help="accept WS-Security PasswordText over plain HTTP, which reveals the password: for"
+        " local tests only (env TEMIX_ALLOW_INSECURE_PASSWORD=yes; default: refused)",
     )
     serve_parser.add_argument(
         "--app",

@@ -6,6 +6,10 @@ request head within ``header_timeout_seconds`` (a slow or stalled head, or an id
 connection) is closed by granian without Python seeing it; a body not complete within
 ``body_timeout_seconds`` gets a 408 and the connection is closed. On SIGINT/SIGTERM granian
 stops its workers (each finishes the request in hand) and ``serve`` returns.
+
+With ``certfile``/``keyfile`` granian terminates TLS (1.2 or newer) itself. Client certificates
+(``client_ca``) need the gunicorn front: granian can verify them but does not tell the
+application which certificate a client presented (``service.config``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import threading
 import time
 from functools import partial
 
-from granian.constants import HTTPModes, Interfaces
+from granian.constants import HTTPModes, Interfaces, SSLProtocols
 from granian.http import HTTP1Settings
 from granian.server import Server
 
@@ -42,6 +46,9 @@ _LINUX_PR_SET_PDEATHSIG = 1
 
 def serve_granian(settings: Settings, app_path: str, announce) -> None:
     """Serve ``app_path`` (MODULE:FACTORY) until SIGINT/SIGTERM; ``announce()`` once bound."""
+    tls = {}
+    if settings.certfile is not None:
+        tls = dict(ssl_cert=settings.certfile, ssl_key=settings.keyfile, ssl_protocol_min=SSLProtocols.tls12)
     server = Server(
         app_path,
         address=settings.host,
@@ -62,6 +69,7 @@ def serve_granian(settings: Settings, app_path: str, announce) -> None:
         log_access_format=ACCESS_LOG_FORMAT,
         respawn_failed_workers=True,
         workers_kill_timeout=STOP_TIMEOUT,
+        **tls,
     )
     server.on_startup(partial(_announce_when_listening, settings, announce))
     server.serve(target_loader=partial(_worker_app, settings), wrap_loader=True)

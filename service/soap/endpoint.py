@@ -21,6 +21,7 @@ from collections.abc import Callable, Container, Mapping
 
 from lxml import etree
 
+from service.auth.certificates import PLAIN, Transport, transport_of
 from service.observe import current
 from service.soap.faults import (
     MustUnderstandFault,
@@ -39,7 +40,7 @@ ENVELOPE, BODY, HEADER, FAULT = (q(SOAP11_ENV, name) for name in ("Envelope", "B
 FAULT_PREFIXES = {"wsse": WSSE}  # fault codes qualified by another namespace than SOAP's
 MUST_UNDERSTAND, ACTOR = q(SOAP11_ENV, "mustUnderstand"), q(SOAP11_ENV, "actor")
 NEXT_ACTOR = "http://schemas.xmlsoap.org/soap/actor/next"  # every node, so us
-Handle = Callable[[list | None, etree._Element], etree._Element]
+Handle = Callable[[list | None, etree._Element, Transport], etree._Element]
 # header entry tag -> the payload tags it is understood with (None: every one)
 Understood = Mapping[str, Container[str] | None]
 
@@ -79,7 +80,7 @@ class SoapEndpoint:
 
     def __call__(self, environ, start_response):
         try:
-            reply = self.answer(environ["wsgi.input"].read())
+            reply = self.answer(environ["wsgi.input"].read(), transport_of(environ))
             status, body = "200 OK", envelope_of(reply)
         except SoapFault as fault:
             log.log(fault.log_level, "%s", fault.log_line())
@@ -93,10 +94,10 @@ class SoapEndpoint:
         start_response(status, [("Content-Type", XML), ("Content-Length", str(len(body)))])
         return [body]
 
-    def answer(self, data: bytes) -> etree._Element:
+    def answer(self, data: bytes, transport: Transport = PLAIN) -> etree._Element:
         header, payload = open_envelope(parse_document(data), self.routes, self.understood)
         self.schemas.check_request(payload)
-        return self.handle(header, payload)
+        return self.handle(header, payload, transport)
 
 
 def open_envelope(

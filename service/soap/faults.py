@@ -112,3 +112,9 @@ class TooManyItemsFault(SoapFault):
     """More elements of one kind in a request than the per-request limit."""
 
     faultcode = "Client.TooManyItems"
+
+
+class InsecureTransportFault(SoapFault):
+    """A credential that would travel in the clear (PasswordText over plain HTTP)."""
+
+    faultcode = "Client.InsecureTransport"

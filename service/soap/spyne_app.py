@@ -19,6 +19,7 @@ from spyne import AnyXml, Application, Fault, ServiceBase, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
+from service.auth.certificates import transport_of
 from service.observe import current
 from service.soap.endpoint import open_envelope
 from service.soap.faults import SoapEnvelopeFault, SoapFault
@@ -84,7 +85,7 @@ class HardenedSoap11(Soap11):
 def _method(name: str, handle: Handle):
     def method(ctx, payload):
         try:
-            ctx.udc = handle(ctx.in_header_doc, ctx.in_body_doc)
+            ctx.udc = handle(ctx.in_header_doc, ctx.in_body_doc, transport_of(ctx.transport.req_env))
         except SoapFault as fault:
             raise as_spyne_fault(fault) from None
         except Exception:

@@ -1,12 +1,17 @@
-"""The party repository of the request path (``uow.parties``): a party's credentials and
-the WS-Security nonces it used. PostgreSQL SQL through the unit of work; registering and
+"""The party repository of the request path (``uow.parties``): a party's credentials, the
+party a client certificate is bound to, and the WS-Security nonces it used. A disabled party
+has no credentials here. PostgreSQL SQL through the unit of work; registering and
 enrolling parties (the ``temix party`` commands) is ``service.store.parties``."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-_CREDENTIALS = "SELECT password_hash, digest_secret FROM party WHERE party_id = %s"
+_CREDENTIALS = "SELECT password_hash, digest_secret FROM party WHERE party_id = %s AND disabled_at IS NULL"
+_CERTIFICATE_PARTY = (
+    "SELECT p.party_id, p.require_wssecurity FROM party_certificate c JOIN party p ON p.party_id = c.party_id"
+    " WHERE c.fingerprint = %s AND p.disabled_at IS NULL"
+)
 # One statement: forget nonces created before a time, and remember this one unless it was
 # seen before.
 _NONCE = (
@@ -30,6 +35,11 @@ class PartyRepository:
             return None
         password_hash, secret = rows[0]
         return password_hash, None if secret is None else bytes(secret)
+
+    def certificate_party(self, fingerprint: str) -> tuple[str, bool] | None:
+        """(party_id, require_wssecurity) of the enabled party the certificate is bound to."""
+        rows = self._uow.fetch(self._uow.sql("temix_certificate_party", _CERTIFICATE_PARTY, (fingerprint,)))
+        return (rows[0][0], bool(rows[0][1])) if rows else None
 
     def remember_nonce(self, party_id: str, nonce: str, created: datetime, forget_before: datetime) -> bool:
         """Remember the nonce; False if the party used it before. Nonces created before

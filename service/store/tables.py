@@ -37,6 +37,23 @@ party = Table(
     # the password sealed (AES-GCM) under the server key, for PasswordDigest; NULL = text only
     Column("digest_secret", LargeBinary),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    # set: the party authenticates nowhere (temix party disable)
+    Column("disabled_at", DateTime(timezone=True)),
+    # false: a request over a client certificate bound to the party needs no UsernameToken
+    Column("require_wssecurity", Boolean, nullable=False, server_default=text("true")),
+)
+
+# A client certificate, by the SHA-256 fingerprint of its DER encoding (lowercase hex), and
+# the one party it acts for.
+party_certificate = Table(
+    "party_certificate",
+    metadata,
+    Column("fingerprint", Text, primary_key=True),
+    Column("party_id", Text, ForeignKey("party.party_id", ondelete="CASCADE"), nullable=False),
+    Column("subject", Text),
+    Column("added_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    CheckConstraint("fingerprint ~ '^[0-9a-f]{64}$'", name="party_certificate_fingerprint_hex"),
+    Index("ix_party_certificate_party", "party_id"),
 )
 
 party_market_context = Table(

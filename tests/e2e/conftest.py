@@ -20,5 +20,6 @@ from tests.support.server import CTX, Server, running_server, temix_env  # noqa:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
-    with running_server(env={"TEMIX_ALLOW_REGISTRAR_PASSWORDS": "1"}) as running:
+    # the e2e tests send PasswordText (zeep's default) over plain HTTP, as the local tests may
+    with running_server("--allow-insecure-password", env={"TEMIX_ALLOW_REGISTRAR_PASSWORDS": "1"}) as running:
         yield running

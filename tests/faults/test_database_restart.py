@@ -19,7 +19,7 @@ UNAVAILABLE = "The database is unavailable: the request was not applied; try aga
 
 
 def test_the_service_recovers_from_a_database_restart_under_load_by_itself():
-    with running_server("--workers", str(WORKERS), prefix="temix-faults-") as server:
+    with running_server("--workers", str(WORKERS), "--allow-insecure-password", prefix="temix-faults-") as server:
         seller, buyer, shared = open_market(server, "restart")
         trading = Trading(server, seller, buyer, shared, threads=4, rounds=30)
         outage: list[tuple[float, object]] = []

@@ -74,7 +74,7 @@ class Market:
 
 @pytest.fixture(scope="module")
 def market():
-    with running_server(prefix="temix-fuzz-") as server:
+    with running_server("--allow-insecure-password", prefix="temix-fuzz-") as server:
         server.add_market_context(CTX2, currency="USD")
         for party in PARTIES:
             contexts = (CTX, CTX2) if party in (SELLER, OTHER) else (CTX,)

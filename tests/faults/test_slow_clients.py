@@ -32,13 +32,13 @@ MAX_BODY = 2 * 1024 * 1024
 @pytest.fixture(scope="module")
 def patient_server() -> Iterator[Server]:
     """Deadlines longer than the trickle: the slow clients stay connected all along."""
-    with running_server(env={"TEMIX_HEADER_TIMEOUT": "30", "TEMIX_BODY_TIMEOUT": "30"}) as running:
+    with running_server("--allow-insecure-password", env={"TEMIX_HEADER_TIMEOUT": "30", "TEMIX_BODY_TIMEOUT": "30"}) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def strict_server() -> Iterator[Server]:
-    with running_server(env={"TEMIX_HEADER_TIMEOUT": "2", "TEMIX_BODY_TIMEOUT": "2"}) as running:
+    with running_server("--allow-insecure-password", env={"TEMIX_HEADER_TIMEOUT": "2", "TEMIX_BODY_TIMEOUT": "2"}) as running:
         yield running
 
 

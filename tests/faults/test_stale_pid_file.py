@@ -29,7 +29,7 @@ def test_serve_starts_over_a_stale_pid_file_whose_pid_another_process_took():
             f"{unrelated.pid}\n{pgdata}\n{int(time.time()) - 3600}\n5432\n{pgdata}\n\n  5432001    32768\nready   \n"
         )
 
-        with running_server(prefix="temix-faults-", data_dir=data_dir) as server:
+        with running_server("--allow-insecure-password", prefix="temix-faults-", data_dir=data_dir) as server:
             seller, buyer = "seller-stale", "buyer-stale"
             for party in (seller, buyer):
                 server.add_party(party, party)

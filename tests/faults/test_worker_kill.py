@@ -15,7 +15,7 @@ KILLS = 4
 
 
 def test_workers_killed_under_load_lose_no_commit_and_apply_no_retry_twice():
-    with running_server("--workers", str(WORKERS), prefix="temix-faults-") as server:
+    with running_server("--workers", str(WORKERS), "--allow-insecure-password", prefix="temix-faults-") as server:
         seller, buyer, shared = open_market(server, "kill")
         trading = Trading(server, seller, buyer, shared, threads=4, rounds=30)
         killed: list[int] = []

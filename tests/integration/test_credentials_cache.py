@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from service.auth.certificates import Transport
 from service.auth.passwords import hash_password
 from service.auth.wssecurity import Authenticator, UsernameToken
 from service.soap.faults import AuthenticationFault
@@ -14,6 +15,7 @@ from service.store.parties import add_party
 from service.store.uow import UnitOfWork
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
+HTTPS = Transport(secure=True)  # PasswordText is refused over plain HTTP
 
 
 @pytest.fixture
@@ -25,7 +27,7 @@ def party(engine):
 
 def login(engine, authenticator, password) -> str:
     with UnitOfWork(engine) as uow:
-        return authenticator.authenticate(uow, UsernameToken("p", password, digest=False), NOW)
+        return authenticator.authenticate(uow, UsernameToken("p", password, digest=False), NOW, HTTPS)
 
 
 def change_password(engine, password):

@@ -87,7 +87,9 @@ def test_the_readiness_check_answers_for_a_running_database(service_engine):
 @pytest.fixture
 def served_by(service, tmp_path, clock):  # noqa: F811  (service: the fixture, for its parties)
     """The service's WSGI app on an engine of its own (as a worker builds it)."""
-    settings = Settings.from_env(environ={}, data_dir=tmp_path, database_url="postgresql://unused/")
+    settings = Settings.from_env(
+        environ={}, data_dir=tmp_path, database_url="postgresql://unused/", allow_insecure_password=True
+    )
     engines = []
 
     def app_on(engine):

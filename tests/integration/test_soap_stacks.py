@@ -20,7 +20,7 @@ pytest.importorskip("spyne", reason="spyne does not import: the spyne extra is n
 @pytest.fixture
 def both(service, engine, clock, tmp_path):  # noqa: F811
     """(lxml client, spyne client) on the same database, parties, server key and clock."""
-    settings = Settings.from_env(environ={}, data_dir=tmp_path, database_url="postgresql://unused/", soap_stack="spyne")
+    settings = Settings.from_env(environ={}, data_dir=tmp_path, database_url="postgresql://unused/", soap_stack="spyne", allow_insecure_password=True)
     return service, InProcessClient(create_app(settings, engine, clock=clock), PARTIES)
 
 

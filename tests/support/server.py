@@ -42,13 +42,15 @@ class Server(NamedTuple):
     def log_tail(self, lines: int = 40) -> str:
         return _tail(self.log_path, lines)
 
-    def temix(self, *args: str, stdin: str = "") -> None:
-        """Run a ``temix`` admin command on the server's data folder, as an operator would."""
+    def temix(self, *args: str, stdin: str = "") -> str:
+        """Run a ``temix`` admin command on the server's data folder, as an operator would; its
+        standard output."""
         done = subprocess.run(
             temix_command(*args, "--data-dir", str(self.data_dir)), input=stdin, capture_output=True,
             text=True, env={**temix_env(), **self.env}, cwd=self.data_dir, timeout=START_TIMEOUT,
         )
         assert done.returncode == 0, f"temix {' '.join(args)}: {done.stderr}"
+        return done.stdout
 
     def add_party(
         self,
@@ -103,11 +105,12 @@ def running_server(
     env: dict[str, str] | None = None,
     data_dir: Path | None = None,
     register_ctx: bool = True,
+    ca_file: Path | None = None,
 ) -> Iterator[Server]:
     """``temix serve`` on a new data folder (or ``data_dir``, left in place) and a free port
     (plus ``serve_args``), with ``CTX`` registered (unless ``register_ctx`` is false: a second
     server on a database that has it); stopped with SIGTERM at the end, which must stop its
-    embedded database too."""
+    embedded database too. With ``ca_file`` (the CA of its --certfile) it is called over HTTPS."""
     # Not under pytest's basetemp (mode 0700): the embedded PostgreSQL runs as another user.
     ours = data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix=prefix)) if ours else data_dir
@@ -119,8 +122,8 @@ def running_server(
             stdout=log, stderr=subprocess.STDOUT, env={**temix_env(), **(env or {})}, cwd=data_dir,
         )
     try:
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_healthy(process, base_url, log_path)
+        base_url = f"{'https' if ca_file else 'http'}://127.0.0.1:{port}"
+        _wait_healthy(process, base_url, log_path, ca_file)
         running = Server(base_url, data_dir, process.pid, log_path, dict(env or {}))
         if register_ctx:
             running.add_market_context(CTX, currency="USD")
@@ -142,13 +145,13 @@ def running_server(
     assert not database_left_running, f"the embedded PostgreSQL in {data_dir} still runs"
 
 
-def _wait_healthy(process: subprocess.Popen, base_url: str, log_path: Path) -> None:
+def _wait_healthy(process: subprocess.Popen, base_url: str, log_path: Path, ca_file: Path | None = None) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"temix serve exited with {process.returncode}:\n{_tail(log_path)}")
         try:
-            if requests.get(f"{base_url}/health", timeout=2).status_code == 200:
+            if requests.get(f"{base_url}/health", timeout=2, verify=str(ca_file) if ca_file else True).status_code == 200:
                 return
         except requests.ConnectionError:
             pass

@@ -48,7 +48,9 @@ def clock() -> Clock:
 
 @pytest.fixture
 def service(engine, tmp_path, clock) -> InProcessClient:
-    settings = Settings.from_env(environ={}, data_dir=tmp_path, database_url="postgresql://unused/")
+    settings = Settings.from_env(
+        environ={}, data_dir=tmp_path, database_url="postgresql://unused/", allow_insecure_password=True
+    )
     key = load_or_create_key(settings.secret_key_file)
     with engine.begin() as conn:
         for context in MARKET_CONTEXTS:

@@ -156,3 +156,24 @@ def test_registrars_passwords_are_off_unless_the_environment_or_the_option_says_
     assert Settings.from_env({}, allow_registrar_passwords=True).allow_registrar_passwords is True
     with pytest.raises(SettingsError, match="TEMIX_ALLOW_REGISTRAR_PASSWORDS must be 1/true/yes"):
         Settings.from_env({"TEMIX_ALLOW_REGISTRAR_PASSWORDS": "maybe"})
+
+
+def test_tls_settings_need_both_files_and_client_certificates_need_the_gunicorn_front(tmp_path):
+    cert, key, ca = (tmp_path / name for name in ("cert.pem", "key.pem", "ca.pem"))
+    for path in (cert, key, ca):
+        path.write_text("-")
+    https = Settings.from_env({"TEMIX_CERTFILE": str(cert), "TEMIX_KEYFILE": str(key)})
+    mutual = Settings.from_env({}, certfile=cert, keyfile=key, client_ca=ca)
+
+    assert (https.front, https.bind_url, https.allow_insecure_password) == ("granian", "https://127.0.0.1:8080", False)
+    assert mutual.front == "gunicorn"  # granian does not tell the application the client's certificate
+    assert Settings.from_env({"TEMIX_ALLOW_INSECURE_PASSWORD": "yes"}).allow_insecure_password
+    for environ, overrides in (
+        ({}, {"certfile": cert}),
+        ({}, {"certfile": cert, "keyfile": tmp_path / "missing.pem"}),
+        ({}, {"client_ca": ca}),
+        ({"TEMIX_FRONT": "granian"}, {"certfile": cert, "keyfile": key, "client_ca": ca}),
+        ({"TEMIX_ALLOW_INSECURE_PASSWORD": "perhaps"}, {}),
+    ):
+        with pytest.raises(SettingsError):
+            Settings.from_env(environ, **overrides)
