@@ -24,6 +24,8 @@ from typing import TextIO
 
 from service.cli.common import CommandError, print_table, with_connection
 from service.config import Settings
+from service.domain import audit
+from service.domain.audit import Subject
 
 
 def add_commands(commands, party_commands, common: argparse.ArgumentParser) -> None:
@@ -100,6 +102,7 @@ def _passwd(args, settings: Settings, stdin: TextIO) -> int:
         digest = not args.text_only and digest_enabled(conn, args.party_id)
         seal = (lambda: Keyring.load(settings.secret_key_file).seal(password)) if digest else None
         set_password(conn, args.party_id, password_hash, seal)
+        _record(conn, "party passwd", audit.PARTY_PASSWORD_CHANGED, args.party_id, {"digest_enabled": digest})
     kinds = "PasswordText and PasswordDigest" if digest else "PasswordText"
     print(f"party {args.party_id}: new password ({kinds})")
     return 0
@@ -110,6 +113,11 @@ def _disable(args, settings: Settings, stdin: TextIO) -> int:
 
     with _party_command(settings, args.party_id) as conn:
         cancelled = disable_party(conn, args.party_id, datetime.now(UTC))
+        if cancelled is not None:
+            _record(conn, "party disable", audit.PARTY_DISABLED, args.party_id, {"cancelled_tenders": len(cancelled)})
+            for tender_id in cancelled:  # no longer standing, as if cancelled: said so tender by tender
+                subject = Subject(args.party_id, tender_id=tender_id)
+                _record(conn, "party disable", audit.TENDER_CANCELLED, subject, {"reason": "party disabled"})
     if cancelled is None:
         print(f"party {args.party_id}: already disabled")
         return 0
@@ -123,6 +131,8 @@ def _enable(args, settings: Settings, stdin: TextIO) -> int:
 
     with _party_command(settings, args.party_id) as conn:
         changed = enable_party(conn, args.party_id)
+        if changed:
+            _record(conn, "party enable", audit.PARTY_ENABLED, args.party_id)
     print(f"party {args.party_id}: {'enabled' if changed else 'already enabled'}")
     return 0
 
@@ -133,6 +143,8 @@ def _set(args, settings: Settings, stdin: TextIO) -> int:
     required = args.require_wssecurity == "yes"
     with _party_command(settings, args.party_id) as conn:
         changed = set_require_wssecurity(conn, args.party_id, required)
+        if changed:
+            _record(conn, "party set", audit.PARTY_WSSECURITY_SET, args.party_id, {"require_wssecurity": required})
     what = "a UsernameToken as well" if required else "its certificate alone"
     print(f"party {args.party_id}: over its client certificate it authenticates with {what}{'' if changed else ' (unchanged)'}")
     return 0
@@ -152,6 +164,9 @@ def _cert_add(args, settings: Settings, stdin: TextIO) -> int:
     try:
         with _party_command(settings, args.party_id) as conn:
             added = bind_certificate(conn, args.party_id, fingerprint, subject)
+            if added:
+                details = {"fingerprint": fingerprint, **({"subject": subject} if subject else {})}
+                _record(conn, "party cert add", audit.CERTIFICATE_BOUND, args.party_id, details)
     except CertificateBoundError as error:
         raise CommandError(f"{error}: remove that binding first; nothing changed") from error
     described = f" ({subject})" if subject else ""
@@ -186,6 +201,8 @@ def _cert_remove(args, settings: Settings, stdin: TextIO) -> int:
         raise CommandError(f"{error}; nothing changed") from error
     with _party_command(settings, args.party_id) as conn:
         removed = unbind_certificate(conn, args.party_id, fingerprint)
+        if removed:
+            _record(conn, "party cert remove", audit.CERTIFICATE_REMOVED, args.party_id, {"fingerprint": fingerprint})
     if not removed:
         raise CommandError(f"certificate {fingerprint} is not bound to party {args.party_id!r}; nothing changed")
     print(f"party {args.party_id}: certificate {fingerprint} removed; it no longer authenticates")
@@ -205,6 +222,7 @@ def _rotate(args, settings: Settings, stdin: TextIO) -> int:
         started = begin_rotation(path)
         keyring = Keyring.load(path)
         count = reseal_secrets(conn, lambda sealed: None if keyring.is_current(sealed) else keyring.seal(keyring.open(sealed)))
+        _record(conn, "secret rotate", audit.SERVER_KEY_ROTATED, Subject(), {"resealed": count})
     end_rotation(path)
     if not started:
         print(f"finished the rotation that was interrupted: {count} secret(s) re-sealed under the key in {path};"
@@ -215,6 +233,15 @@ def _rotate(args, settings: Settings, stdin: TextIO) -> int:
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+def _record(conn, command: str, kind: str, subject: str | Subject, details: dict | None = None) -> None:
+    """The change in the audit trail, in the command's transaction (actor ``operator:COMMAND``);
+    ``subject`` a party ID or a Subject."""
+    from service.store.audit import record_operator
+
+    record_operator(conn, command, kind, Subject(subject) if isinstance(subject, str) else subject, details)
+
 
 
 @contextmanager

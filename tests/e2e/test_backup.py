@@ -64,7 +64,7 @@ def test_a_backup_taken_while_serving_restores_every_tender_transaction_position
     backup_file, restored_dir = work / "temix.backup", work / "restored"
     restored_dir.mkdir()
     try:
-        with running_server(prefix="temix-e2e-backup-source-") as source:
+        with running_server("--allow-insecure-password", prefix="temix-e2e-backup-source-") as source:
             for party, password in passwords.items():
                 source.add_party(party, password)
             # the known data: six tenders, each hour of the day's first six; three taken
@@ -117,7 +117,7 @@ def test_a_backup_taken_while_serving_restores_every_tender_transaction_position
         checked = temix(restored_dir, "db", "check-positions")
         assert checked.returncode == 0 and "positions agree" in checked.stdout, checked.stdout
 
-        with running_server(data_dir=restored_dir, register_ctx=False) as copy:
+        with running_server("--allow-insecure-password", data_dir=restored_dir, register_ctx=False) as copy:
             # PasswordDigest: the restored sealed secrets open with the copied key
             assert reads(copy, seller, buyer, passwords) == before
             # PasswordText: the scrypt hashes came too

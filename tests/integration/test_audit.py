@@ -184,6 +184,45 @@ def test_temix_commands_record_the_operator_and_what_changed_never_the_password(
     assert "pw-" not in everything and "scrypt" not in everything
 
 
+def test_credential_commands_record_what_changed_and_a_disabled_party_s_tenders_as_cancelled(
+    service, engine, database_url, tmp_path, monkeypatch, capsys
+):
+    ok(service.call("/EiTender", msg.create_tender("r1", "party-A", "party-B", ("t1", msg.product()))))
+    cli = lambda *args, stdin="": temix_cli(monkeypatch, capsys, database_url, tmp_path, *args, stdin=stdin)  # noqa: E731
+    fingerprint = "ab" * 32
+    assert cli("party", "passwd", "party-A", "--password-stdin", "--text-only", stdin="pw-new-1\n") == 0
+    assert cli("party", "cert", "add", "party-A", "--fingerprint", fingerprint) == 0
+    assert cli("party", "set", "party-A", "--require-wssecurity", "no") == 0
+    assert cli("party", "cert", "remove", "party-A", fingerprint) == 0
+    assert cli("party", "disable", "party-A") == 0
+    assert cli("party", "disable", "party-A") == 0  # already disabled: nothing recorded
+    assert cli("party", "enable", "party-A") == 0
+
+    found = [(e["kind"], e["actor"], e["party_id"], e["tender_id"], e["details"]) for e in events(engine)[1:]]
+    assert found == [
+        ("party.password_changed", "operator:party passwd", "party-A", None, {"digest_enabled": False}),
+        ("certificate.bound", "operator:party cert add", "party-A", None, {"fingerprint": fingerprint}),
+        ("party.wssecurity_set", "operator:party set", "party-A", None, {"require_wssecurity": False}),
+        ("certificate.removed", "operator:party cert remove", "party-A", None, {"fingerprint": fingerprint}),
+        ("party.disabled", "operator:party disable", "party-A", None, {"cancelled_tenders": 1}),
+        ("tender.cancelled", "operator:party disable", "party-A", "t1", {"reason": "party disabled"}),
+        ("party.enabled", "operator:party enable", "party-A", None, {}),
+    ]
+    with engine.connect() as conn:
+        everything = conn.execute(text("SELECT string_agg(details::text, ' ') FROM audit_event")).scalar_one()
+    assert "pw-new" not in everything
+
+
+def test_a_server_key_rotation_records_how_many_secrets_it_resealed(engine, database_url, tmp_path, monkeypatch, capsys):
+    cli = lambda *args, stdin="": temix_cli(monkeypatch, capsys, database_url, tmp_path, *args, stdin=stdin)  # noqa: E731
+    assert cli("party", "add", "erin", "--password-stdin", stdin="pw-erin-1\n") == 0
+    assert cli("secret", "rotate") == 0
+
+    assert [(e["kind"], e["actor"], e["details"]) for e in events(engine)][1:] == [
+        ("server_key.rotated", "operator:secret rotate", {"resealed": 1}),
+    ]
+
+
 # --- temix audit -----------------------------------------------------------------------------
 
 
