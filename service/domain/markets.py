@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from service.domain.errors import InvalidValueError
 from service.domain.intervals import parse_duration
+from service.domain.matching import exchange_id
 
 ENERGY_UNITS = {"Wh": "none", "kWh": "k", "MWh": "M", "GWh": "G"}
 
@@ -25,6 +26,7 @@ class MarketContext:
     energy_unit: str = "kWh"
     option_lead_time: str = "PT1H"
     option_granularity: str = "PT1H"
+    exchange: bool = False  # runs an exchange: see service.domain.matching
 
     def __post_init__(self):
         if not self.uri.strip():
@@ -58,6 +60,12 @@ class MarketContext:
         """The party ID under which the market context itself publishes (trade prices): its URI.
         The same ID as a quote's subscriber addresses every party enrolled in the market context."""
         return self.uri
+
+    @property
+    def exchange_id(self) -> str:
+        """The reserved party ID of its exchange (the counterparty of every fill): the URI and
+        '#exchange'. Not the publisher_id: the exchange is a party that trades."""
+        return exchange_id(self.uri)
 
     @property
     def energy_scale(self) -> str:

@@ -152,6 +152,24 @@ Index(
     postgresql_where=text("cancelled_at is null and remaining_kw > 0"),
 )
 
+# An exchange's order books (service/domain/matching.py): the standing, actionable tenders
+# addressed to a market context's exchange, by book and then priority (a sell's price, a
+# buy's negated: best first) and arrival.
+Index(
+    "ix_tender_book",
+    tender.c.market_context,
+    tender.c.delivery_node,
+    tender.c.start_at,
+    tender.c.end_at,
+    tender.c.side,
+    text("(CASE WHEN side = 'buy' THEN -price_per_kwh ELSE price_per_kwh END)"),
+    tender.c.id,
+    postgresql_where=text(
+        "cancelled_at is null and remaining_kw > 0 and transactive_state = 'tender'"
+        " and counterparty_id = (market_context || '#exchange')"
+    ),
+)
+
 transaction = Table(
     "transaction",
     metadata,
@@ -249,6 +267,8 @@ market_context = Table(
     # how options in this market are exercised: how long before delivery, in which steps
     Column("option_lead_time", Text, nullable=False, server_default=text("'PT1H'")),
     Column("option_granularity", Text, nullable=False, server_default=text("'PT1H'")),
+    # whether it runs an exchange: tenders addressed to '<URI>#exchange' are matched
+    Column("exchange", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
 )
 

@@ -31,6 +31,7 @@ from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from service.store.book import BookRepository
 from service.store.credentials import PartyRepository
 from service.store.db import DatabaseUnavailableError, discard_if_lost, first_line, is_unavailable
 from service.store.positions import PositionRepository
@@ -52,6 +53,7 @@ class UnitOfWork:
         self.positions = PositionRepository(self)
         self.requests = RequestLog(self)
         self.parties = PartyRepository(self)
+        self.book = BookRepository(self)
 
     def __enter__(self) -> UnitOfWork:
         try:
