@@ -19,6 +19,7 @@ from typing import TextIO
 
 from service.cli.common import CommandError, print_table, with_connection
 from service.config import Settings
+from service.domain.matching import exchange_market
 
 
 def add_commands(commands, common: argparse.ArgumentParser) -> None:
@@ -78,6 +79,8 @@ def _party_add(args, settings: Settings, stdin: TextIO) -> int:
     from service.store.parties import PartyExistsError, add_party
 
     party_id = _checked_name("PARTY_ID", args.party_id)
+    if exchange_market(party_id) is not None:  # an exchange's party never authenticates
+        raise CommandError(f"{party_id} is reserved for the exchange of a market context (market-context set --exchange)")
     memberships = _memberships(args)
     password = read_password(stdin)
     sealed = None
