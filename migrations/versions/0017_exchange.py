@@ -3,8 +3,8 @@ addressed to it form order books, read best first from one index.
 
 The book index holds only the tenders addressed to an exchange (its party ID is the market
 context's URI and '#exchange') that are standing and actionable, keyed by the book (market
-context, delivery node, interval, side) and then priority: the price as it sorts best first
-(a sell's price, a buy's negated) and arrival (id). Matching reads the crossing orders from
+context, delivery node, interval, side) and then price and arrival (id): sells are read
+forwards, buys backwards by price (arrival first within a price). Matching reads the crossing orders from
 its head; an order that does not cross reads nothing more.
 
 Revision ID: 0017
@@ -38,7 +38,7 @@ def upgrade() -> None:
             "start_at",
             "end_at",
             "side",
-            sa.text("(CASE WHEN side = 'buy' THEN -price_per_kwh ELSE price_per_kwh END)"),
+            "price_per_kwh",
             "id",
         ],
         postgresql_where=sa.text(BOOK),

@@ -48,17 +48,21 @@ _IN_BOOK = (
     "t.cancelled_at IS NULL AND t.remaining_kw > 0 AND t.transactive_state = 'tender'"
     " AND t.counterparty_id = (t.market_context || '#exchange')"
 )
-_PRIORITY = "(CASE WHEN t.side = 'buy' THEN -t.price_per_kwh ELSE t.price_per_kwh END)"
+# Best first: a sell's lowest price, a buy's highest; then arrival. Each side's as its own
+# statement, so the book index is read in its order (a buy's page is a backward range).
 _CROSSING = (
     "SELECT t.id, t.party_id, t.price_per_kwh, t.remaining_kw, t.integral_only, t.rate_scale,"
-    f" convert_from(t.product_xml, 'UTF8'), {_PRIORITY} FROM tender t"
-    f" WHERE t.market_context = %s AND t.delivery_node = %s AND t.start_at = %s AND t.end_at = %s AND t.side = %s"
-    f" AND {_IN_BOOK} AND {_PRIORITY} <= %s{{after}}"
+    " convert_from(t.product_xml, 'UTF8') FROM tender t"
+    " WHERE t.market_context = %s AND t.delivery_node = %s AND t.start_at = %s AND t.end_at = %s AND t.side = %s"
+    f" AND {_IN_BOOK} AND t.price_per_kwh {{crosses}} %s{{after}}"
     " AND t.product_kind = %s AND coalesce(t.receipt_node, '') = %s AND coalesce(t.currency, '') = %s"
     " AND (t.expires_at IS NULL OR t.expires_at > %s) AND t.party_id <> %s"
-    f" ORDER BY {_PRIORITY}, t.id LIMIT %s"
+    " ORDER BY t.price_per_kwh {order}, t.id LIMIT %s"
 )
-_AFTER = f" AND ({_PRIORITY}, t.id) > (%s, %s)"
+_SIDES = {  # the resting side: how a price crosses, the page after (price, id), the order
+    Side.SELL: ("<=", " AND (t.price_per_kwh, t.id) > (%s, %s)", "ASC"),
+    Side.BUY: (">=", " AND (t.price_per_kwh < %s OR (t.price_per_kwh = %s AND t.id > %s))", "DESC"),
+}
 
 
 @dataclass(frozen=True)
@@ -92,16 +96,17 @@ class BookRepository:
         sent first, so a request's earlier fills are seen)."""
         uow = self._uow
         side = incoming.side.opposite
-        limit = incoming.price_per_kwh if side is Side.SELL else -incoming.price_per_kwh
-        head = [book.market_context, book.delivery_node, book.start, book.end, side.value, limit]
+        crosses, after_page, order = _SIDES[side]
+        head = [book.market_context, book.delivery_node, book.start, book.end, side.value, incoming.price_per_kwh]
         tail = [book.product_kind, book.receipt_node, book.currency, now, incoming.party_id, PAGE]
         after: list = []
         while True:
-            name, query = ("temix_book_next", _CROSSING.format(after=_AFTER)) if after else (
-                "temix_book_first", _CROSSING.format(after=""))
-            rows = uow.fetch(uow.sql(name, query, head + after + tail))
-            for pk, party_id, price, remaining, integral_only, scale, form, _ in rows:
+            page = "next" if after else "first"
+            query = _CROSSING.format(crosses=crosses, after=after_page if after else "", order=order)
+            rows = uow.fetch(uow.sql(f"temix_book_{side.value}_{page}", query, head + after + tail))
+            for pk, party_id, price, remaining, integral_only, scale, form in rows:
                 yield RestingOrder(pk, party_id, side, price, remaining, integral_only, scale, form.encode())
             if len(rows) < PAGE:
                 return
-            after = [rows[-1][-1], rows[-1][0]]
+            last_price, last_pk = rows[-1][2], rows[-1][0]
+            after = [last_price, last_pk] if side is Side.SELL else [last_price, last_price, last_pk]

@@ -153,8 +153,8 @@ Index(
 )
 
 # An exchange's order books (service/domain/matching.py): the standing, actionable tenders
-# addressed to a market context's exchange, by book and then priority (a sell's price, a
-# buy's negated: best first) and arrival.
+# addressed to a market context's exchange, by book, price and arrival (sells read forwards,
+# buys backwards by price: service/store/book.py).
 Index(
     "ix_tender_book",
     tender.c.market_context,
@@ -162,7 +162,7 @@ Index(
     tender.c.start_at,
     tender.c.end_at,
     tender.c.side,
-    text("(CASE WHEN side = 'buy' THEN -price_per_kwh ELSE price_per_kwh END)"),
+    tender.c.price_per_kwh,
     tender.c.id,
     postgresql_where=text(
         "cancelled_at is null and remaining_kw > 0 and transactive_state = 'tender'"

@@ -119,3 +119,19 @@ def test_a_retry_gets_the_first_answer_and_fills_nothing_twice(service, engine, 
     again = service.call("/EiTender", payload, as_party=B)
     assert first.description == again.description and len(fills(engine)) == 2
     assert remaining(engine)[(A, "a1")] == 6
+
+
+@pytest.mark.parametrize("resting_side", ["sell", "buy"])
+def test_a_large_order_reads_the_book_page_after_page_in_priority_order(service, engine, exchange, resting_side):
+    prices = [D("0.10") + D(n % 7) / 100 for n in range(60)]  # more than a page (50), prices repeating
+    payload = msg.create_tender("many", A, EXCHANGE, *(
+        (f"a{n}", msg.product(side=resting_side, quantity="1", price=str(price))) for n, price in enumerate(prices)
+    ))
+    assert service.call("/EiTender", payload).code == "200"
+    incoming = "buy" if resting_side == "sell" else "sell"
+    limit = "1" if incoming == "buy" else "0.01"
+    reply = order(service, B, "b1", incoming, 55, limit)
+    assert reply.description.endswith("b1 55 of 55 kW filled in 55 fill(s)")
+    best_first = sorted(range(60), key=lambda n: (prices[n] if resting_side == "sell" else -prices[n], n))
+    left = remaining(engine)
+    assert [n for n in range(60) if left[(A, f"a{n}")] == 1] == sorted(best_first[55:])
