@@ -1,7 +1,8 @@
 """``temix db`` commands: database maintenance.
 
     temix db upgrade           apply the migrations (every command that opens the database does)
-    temix db check-positions   recompute every position from the transactions and compare
+    temix db check-positions   recompute every position from the transactions and compare; check
+                               that every exchange's position is flat
     temix db backup FILE       write the database to FILE (pg_dump, custom format), also while serving
     temix db restore FILE [--force]   load FILE into an empty database (pg_restore), then migrate
 """
@@ -26,7 +27,8 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     upgrade.set_defaults(handler=_db_upgrade)
     check = db_commands.add_parser(
         "check-positions", parents=[common],
-        help="recompute every position from the transactions and compare with the stored ones",
+        help="recompute every position from the transactions and compare with the stored ones;"
+        " check every exchange is flat",
     )
     check.set_defaults(handler=_check_positions)
     backup = db_commands.add_parser(

@@ -25,6 +25,7 @@ from service.config import Settings
 from service.domain import audit
 from service.domain.audit import Subject
 from service.domain.registrations import REGISTRAR, ROLES
+from service.domain.matching import exchange_market
 
 
 def add_commands(commands, common: argparse.ArgumentParser) -> None:
@@ -135,6 +136,8 @@ def _store_party(args, settings: Settings, password: str, memberships) -> None:
     from service.store.parties import PartyExistsError, add_party
 
     party_id = _checked_name("PARTY_ID", args.party_id)
+    if exchange_market(party_id) is not None:  # an exchange's party never authenticates
+        raise CommandError(f"{party_id} is reserved for the exchange of a market context (market-context set --exchange)")
     password_hash = hash_password(password)
 
     try:

@@ -41,6 +41,7 @@ PARTY_ADDED = "party.added"
 PARTY_ENROLLED = "party.enrolled"
 PARTY_UNENROLLED = "party.unenrolled"
 MARKET_CONTEXT_ADDED = "market_context.added"
+MARKET_CONTEXT_SET = "market_context.set"
 
 CLOCK = "clock"  # the actor of what time does (expiry)
 _SECRET_WORDS = ("password", "secret", "hash", "nonce", "private")

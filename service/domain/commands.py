@@ -84,6 +84,7 @@ class CreateTender:
 @dataclass(frozen=True)
 class CreatedTender:
     tender_ids: tuple[str, ...]
+    description: str = "OK"  # to an exchange: what filled at once
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from service.domain.errors import InvalidValueError
 from service.domain.intervals import parse_duration
+from service.domain.matching import exchange_id
 
 ENERGY_UNITS = {"Wh": "none", "kWh": "k", "MWh": "M", "GWh": "G"}
 
@@ -25,6 +26,7 @@ class MarketContext:
     energy_unit: str = "kWh"
     option_lead_time: str = "PT1H"
     option_granularity: str = "PT1H"
+    exchange: bool = False  # runs an exchange: see service.domain.matching
 
     def __post_init__(self):
         if not self.uri.strip():
@@ -64,6 +66,12 @@ class MarketContext:
         """Whether the service publishes the market context's trade prices: it does for every
         market context (as quotes from ``publisher_id``)."""
         return True
+
+    @property
+    def exchange_id(self) -> str:
+        """The reserved party ID of its exchange (the counterparty of every fill): the URI and
+        '#exchange'. Not the publisher_id: the exchange is a party that trades."""
+        return exchange_id(self.uri)
 
     @property
     def energy_scale(self) -> str:

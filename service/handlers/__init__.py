@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 from service.domain.intervals import Interval
@@ -25,6 +26,11 @@ class ProductForms(Protocol):
 
     def exercised(self, option_form: bytes, interval: Interval, quantity_text: str, side: Side, uid: str) -> bytes:
         """The stored form of the product an exercise of this option makes."""
+        ...
+
+    def filled(self, order_form: bytes, rate_scale: str, quantity_kw: Decimal, price_per_kwh: Decimal, side: Side,
+               energy_scale: str) -> bytes:
+        """The stored form of the product a fill of this order makes (its transaction)."""
         ...
 
 

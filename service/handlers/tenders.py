@@ -18,7 +18,9 @@ from service.domain.commands import (
 from service.domain.errors import DuplicateIdError, NotFoundError, NotPermittedError
 from service.domain.products import check_addressee, check_distinct_tenders, check_offer
 from service.domain.tenders import check_cancellable
+from service.domain.matching import exchange_market
 from service.handlers import Context
+from service.handlers.exchange import enter_book
 
 
 def create_tender(cmd: CreateTender, uow, ctx: Context) -> CreatedTender:
@@ -27,6 +29,9 @@ def create_tender(cmd: CreateTender, uow, ctx: Context) -> CreatedTender:
         check_offer(offer.tender_id, offer.product, ctx.now)
     tender_ids = [offer.tender_id for offer in cmd.offers]
     check_distinct_tenders(tender_ids, ctx.party_id)
+    market_uri = exchange_market(cmd.counterparty_id)
+    if market_uri is not None:
+        return enter_book(cmd, uow, ctx, market_uri)
     # written with the commit (one round trip); a tenderID used before or an unregistered
     # counterparty refuses the request then
     uow.tenders.add(ctx.party_id, ctx.request_id, cmd.counterparty_id, cmd.offers)
@@ -66,7 +71,7 @@ def distribute_tender(cmd: DistributeTender, uow, ctx: Context) -> DistributedTe
 def cancel_tender(cmd: CancelTender, uow, ctx: Context) -> CanceledTender:
     """A tenderID listed twice is cancelled once: cancelling is the same however often asked."""
     tender_ids = list(dict.fromkeys(cmd.tender_ids))
-    locked = uow.tenders.lock(ctx.party_id, tender_ids)
+    locked = uow.tenders.lock(ctx.party_id, tender_ids, exchanges=True)
     for tender_id in tender_ids:
         stored = locked.get(tender_id)
         if stored is None:

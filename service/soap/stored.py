@@ -13,7 +13,7 @@ from lxml import etree
 from service.domain import units
 from service.domain.tenders import Side
 from service.soap.mapping import exercised_product, format_decimal
-from service.soap.ns import EMIX, POWER
+from service.soap.ns import EMIX, POWER, SCALE, q
 
 # What re-rendering changes in a stored product: read_product found both as direct children.
 _PRODUCT_NS = {"emix": EMIX, "power": POWER}
@@ -76,4 +76,27 @@ class StoredForms:
     def exercised(option_form: bytes, interval, quantity_text: str, side: Side, uid: str) -> bytes:
         """The product an exercise makes, from the option's stored form, in C14N."""
         product = exercised_product(etree.fromstring(option_form), interval, quantity_text, side, uid)
+        return etree.tostring(product, method="c14n")
+
+    @staticmethod
+    def filled(order_form: bytes, rate_scale: str, quantity_kw: Decimal, price_per_kwh: Decimal, side: Side,
+               energy_scale: str) -> bytes:
+        """The product of a fill of an order, from the order's stored form: the filled rate in
+        the order's unit, the trade price per the order's energy unit (``energy_scale``: the
+        market context's, unless the order names power:energyReal), transactive state
+        transaction, on ``side``; no expiration. In C14N."""
+        product = etree.fromstring(order_form)
+        power = product.find(q(POWER, "temixPower"))
+        energy = power.find(q(POWER, "energyReal"))
+        if energy is not None:
+            energy_scale = energy.findtext(q(SCALE, "siScaleCode")).strip()
+        power.find(f"{q(EMIX, 'price')}/{q(EMIX, 'value')}").text = format_decimal(
+            units.price_from_kwh(price_per_kwh, energy_scale)
+        )
+        power.find(q(EMIX, "quantity")).text = rate_text(quantity_kw, rate_scale)
+        product.find(q(EMIX, "transactiveState")).text = "transaction"
+        product.find(q(EMIX, "side")).text = side.value
+        expiration = product.find(q(EMIX, "expirationDate"))
+        if expiration is not None:
+            product.remove(expiration)
         return etree.tostring(product, method="c14n")

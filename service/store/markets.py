@@ -3,19 +3,22 @@ repository of the request path (``uow.market_contexts``)."""
 
 from __future__ import annotations
 
+import secrets
 import time
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
+from service.auth.passwords import hash_password
 from service.domain.errors import UnknownMarketContextError
+from service.domain.matching import exchange_id
 from service.domain.markets import MarketContext
-from service.store.tables import market_context
+from service.store.tables import market_context, party
 
 
 def add_market_context(conn, context: MarketContext) -> bool:
     """False if the URI is already registered."""
-    return (
+    added = (
         conn.execute(
             insert(market_context)
             .values(
@@ -25,21 +28,47 @@ def add_market_context(conn, context: MarketContext) -> bool:
                 energy_unit=context.energy_unit,
                 option_lead_time=context.option_lead_time,
                 option_granularity=context.option_granularity,
+                exchange=context.exchange,
             )
             .on_conflict_do_nothing()
             .returning(market_context.c.market_context)
         ).first()
         is not None
     )
+    if added and context.exchange:
+        set_exchange(conn, context.uri, True)
+    return added
 
 
 def list_market_contexts(conn) -> list[MarketContext]:
     m = market_context.c
     rows = conn.execute(
-        select(m.market_context, m.timezone, m.currency, m.energy_unit, m.option_lead_time, m.option_granularity)
+        select(m.market_context, m.timezone, m.currency, m.energy_unit, m.option_lead_time, m.option_granularity, m.exchange)
         .order_by(m.market_context)
     )
     return [MarketContext(*row) for row in rows]
+
+
+def set_exchange(conn, uri: str, runs: bool) -> bool:
+    """Start or stop the market context's exchange; False if the URI is not registered.
+    Its party (``MarketContext.exchange_id``) is registered when it first starts: tenders and
+    transactions name it. It never authenticates: its password is random and forgotten, it
+    keeps no digest secret, and it is enrolled nowhere (distributions never reach it)."""
+    found = conn.execute(
+        market_context.update()
+        .where(market_context.c.market_context == uri)
+        .values(exchange=runs)
+        .returning(market_context.c.market_context)
+    ).first()
+    if found is None:
+        return False
+    if runs:
+        conn.execute(
+            insert(party)
+            .values(party_id=exchange_id(uri), password_hash=hash_password(secrets.token_urlsafe(32)))
+            .on_conflict_do_nothing(index_elements=[party.c.party_id])
+        )
+    return True
 
 
 class MarketContexts:

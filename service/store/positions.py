@@ -135,8 +135,18 @@ _STORED = (
 )
 
 
+# An exchange is the counterparty of both sides of every fill at one price: its position is
+# flat at every instant, so each of its change points, summed, is zero.
+_EXCHANGE_NOT_FLAT = (
+    "SELECT party_id, market_context, product_kind, receipt_node, delivery_node, at, rate_kw, value_rate"
+    " FROM position_change WHERE party_id IN (SELECT market_context || '#exchange' FROM market_context)"
+    " AND (rate_kw <> 0 OR value_rate <> 0) ORDER BY party_id, at"
+)
+
+
 def verify(conn) -> list[str]:
-    """Recompute every position from the transactions; describe each disagreement."""
+    """Recompute every position from the transactions; describe each disagreement, and each
+    instant an exchange is not flat."""
     expected: dict[PositionKey, list[PositionChange]] = defaultdict(list)
     for row in conn.exec_driver_sql(_DEALS):
         sign = 1 if row.side == "sell" else -1
@@ -153,4 +163,10 @@ def verify(conn) -> list[str]:
         want, have = domain.merge(expected[key]), domain.merge(stored[key])
         if want != have:
             problems.append(f"{key}: stored {len(have)} change points differ from the {len(want)} recomputed")
+    for row in conn.exec_driver_sql(_EXCHANGE_NOT_FLAT):
+        problems.append(
+            f"exchange {row.party_id} is not flat at {row.at.isoformat()} in {row.market_context}"
+            f" ({row.product_kind} {row.receipt_node or ''}{'->' if row.receipt_node else ''}{row.delivery_node}):"
+            f" rate {row.rate_kw} kW, value {row.value_rate}"
+        )
     return problems

@@ -170,6 +170,24 @@ Index(
     postgresql_where=text("cancelled_at is null and remaining_kw > 0"),
 )
 
+# An exchange's order books (service/domain/matching.py): the standing, actionable tenders
+# addressed to a market context's exchange, by book, price and arrival (sells read forwards,
+# buys backwards by price: service/store/book.py).
+Index(
+    "ix_tender_book",
+    tender.c.market_context,
+    tender.c.delivery_node,
+    tender.c.start_at,
+    tender.c.end_at,
+    tender.c.side,
+    tender.c.price_per_kwh,
+    tender.c.id,
+    postgresql_where=text(
+        "cancelled_at is null and remaining_kw > 0 and transactive_state = 'tender'"
+        " and counterparty_id = (market_context || '#exchange')"
+    ),
+)
+
 transaction = Table(
     "transaction",
     metadata,
@@ -267,6 +285,8 @@ market_context = Table(
     # how options in this market are exercised: how long before delivery, in which steps
     Column("option_lead_time", Text, nullable=False, server_default=text("'PT1H'")),
     Column("option_granularity", Text, nullable=False, server_default=text("'PT1H'")),
+    # whether it runs an exchange: tenders addressed to '<URI>#exchange' are matched
+    Column("exchange", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
 )
 

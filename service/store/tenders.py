@@ -15,6 +15,7 @@ from service.domain.errors import DuplicateIdError, NotFoundError
 from service.domain.intervals import Interval
 from service.domain.options import OptionTerms, OptionType
 from service.domain.tenders import Interface, Side, Tender, Terms
+from service.store.book import CANCEL_BOOK_LOCKS
 from service.store.narrowing import fetch_list, first_per_branch, terms_columns
 from service.store.tables import tender
 
@@ -123,11 +124,15 @@ class TenderRepository:
     def __init__(self, uow):
         self._uow = uow
 
-    def add(self, party_id: str, request_id: str, counterparty_id: str | None, offers) -> None:
+    def add(self, party_id: str, request_id: str, counterparty_id: str | None, offers, entered=None) -> None:
         """Insert the tenders with the unit's commit. A tenderID the party already used, or an
-        unregistered counterparty (the foreign key: no lookup of our own), refuses the request."""
+        unregistered counterparty (the foreign key: no lookup of our own), refuses the request.
+        ``entered``: per offer, the id reserved for it and the rate left after its fills (a
+        tender to an exchange, ``uow.book``)."""
         uow = self._uow
         rows = [_row(party_id, request_id, counterparty_id, offer) for offer in offers]
+        for row, (pk, remaining_kw) in zip(rows, entered or ()):
+            row.update(id=pk, remaining_kw=remaining_kw)
         tender_ids = [row["tender_id"] for row in rows]
         uow.queue(
             uow.insert_sql("temix_insert_tender", "tender", rows),
@@ -144,10 +149,13 @@ class TenderRepository:
         suffix = " ON CONFLICT DO NOTHING RETURNING id"
         return len(uow.fetch(uow.insert_sql("temix_insert_distributed", "tender", rows, suffix)))
 
-    def lock(self, party_id: str, tender_ids) -> dict[str, StoredTender]:
+    def lock(self, party_id: str, tender_ids, exchanges: bool = False) -> dict[str, StoredTender]:
         """The party's tenders with these IDs (those that exist), row-locked until commit:
-        concurrent acceptances and cancellations queue here. One round trip for any number."""
+        concurrent acceptances and cancellations queue here. One round trip for any number.
+        ``exchanges``: lock the books of those addressed to an exchange first (cancelling)."""
         uow = self._uow
+        if exchanges:  # the books first, as matching takes them: see service.store.book
+            uow.queue(uow.sql("temix_lock_cancelled_books", CANCEL_BOOK_LOCKS, (party_id, list(tender_ids))))
         rows = uow.fetch(uow.sql("temix_lock_tenders", _LOCK, (party_id, list(tender_ids))))
         return {stored.tender.tender_id: stored for stored in (_to_domain(TenderRow(*row)) for row in rows)}
 

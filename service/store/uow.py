@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from service.store.audit import AuditTrail
+from service.store.book import BookRepository
 from service.store.credentials import PartyRepository
 from service.store.db import DatabaseUnavailableError, discard_if_lost, first_line, is_unavailable
 from service.store.markets import MarketContextRepository
@@ -62,6 +63,7 @@ class UnitOfWork:
         self.market_contexts = MarketContextRepository(self)
         self.audit = AuditTrail(self)
         self.registrations = RegistrationRepository(self)
+        self.book = BookRepository(self)
 
     def __enter__(self) -> UnitOfWork:
         try:

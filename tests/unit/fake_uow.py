@@ -93,7 +93,7 @@ class FakeTenders:
                 added += 1
         return added
 
-    def lock(self, party_id, tender_ids) -> dict[str, StoredTender]:
+    def lock(self, party_id, tender_ids, exchanges=False) -> dict[str, StoredTender]:
         ordered = sorted(tender_ids)
         self.locked.append((party_id, ordered))
         return {
