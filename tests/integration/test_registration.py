@@ -30,7 +30,8 @@ WRITTEN = ("party", "party_market_context", "party_group", "party_service_area",
 
 def serving(engine, tmp_path, clock, passwords, *, allow: bool) -> InProcessClient:
     settings = Settings.from_env(
-        environ={}, data_dir=tmp_path, database_url="postgresql://unused/", allow_registrar_passwords=allow
+        environ={}, data_dir=tmp_path, database_url="postgresql://unused/",
+        allow_registrar_passwords=allow, allow_insecure_password=True,
     )
     return InProcessClient(create_app(settings, engine, clock=clock), passwords)
 
