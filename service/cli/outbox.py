@@ -58,20 +58,24 @@ def callback_url_arg(text: str) -> str:
 
 
 def _callback(args, settings: Settings, stdin: TextIO) -> int:
+    set_callback(settings, args.party_id, None if args.clear else args.url, "party callback")
+    return 0
+
+
+def set_callback(settings: Settings, party_id: str, url: str | None, command: str) -> None:
+    """Set or clear (None) the party's callback URL, audited if it changed; says what it did."""
     from service.store.audit import record_operator
     from service.store.outbox import set_callback_url
 
-    url = None if args.clear else args.url
     with with_connection(settings, write=True) as conn:
-        found, before = set_callback_url(conn, args.party_id, url)
+        found, before = set_callback_url(conn, party_id, url)
         if not found:
-            raise CommandError(f"no party {args.party_id}; nothing changed")
+            raise CommandError(f"no party {party_id}; nothing changed")
         if before != url:
             details = {"callback_url": url, "before": before}
-            record_operator(conn, "party callback", audit.PARTY_CALLBACK_SET, Subject(args.party_id), details)
+            record_operator(conn, command, audit.PARTY_CALLBACK_SET, Subject(party_id), details)
     same = "" if before != url else " (unchanged)"
-    print(f"party {args.party_id}: " + (f"fills pushed to {url}" if url else "no callback URL: fills are not pushed") + same)
-    return 0
+    print(f"party {party_id}: " + (f"fills pushed to {url}" if url else "no callback URL: fills are not pushed") + same)
 
 
 def _list(args, settings: Settings, stdin: TextIO) -> int:

@@ -35,6 +35,10 @@ def test_a_callback_url_is_set_changed_and_cleared_and_each_change_is_audited(te
     assert "(unchanged)" in again.stdout
     cleared = temix("party", "callback", "p1", "--clear", env=env)
     assert cleared.returncode == 0 and "fills are not pushed" in cleared.stdout
+    by_set = temix("party", "set", "p1", "--callback-url", "http://p1.example/ei3", env=env)
+    assert by_set.returncode == 0 and "fills pushed to http://p1.example/ei3" in by_set.stdout
+    assert temix("party", "set", "p1", "--no-callback-url", env=env).returncode == 0
+    assert temix("party", "set", "p1", env=env).returncode == 2  # nothing to set
     unknown = temix("party", "callback", "nobody", "--clear", env=env)
     assert unknown.returncode == 1 and "no party nobody" in unknown.stderr
     engine = create_engine(fresh_database_url)
@@ -43,6 +47,8 @@ def test_a_callback_url_is_set_changed_and_cleared_and_each_change_is_audited(te
             ("operator:party add", "p1", {"callback_url": "http://p1.example/ei", "before": None}),
             ("operator:party callback", "p1", {"callback_url": "https://p1.example/ei2", "before": "http://p1.example/ei"}),
             ("operator:party callback", "p1", {"callback_url": None, "before": "https://p1.example/ei2"}),
+            ("operator:party set", "p1", {"callback_url": "http://p1.example/ei3", "before": None}),
+            ("operator:party set", "p1", {"callback_url": None, "before": "http://p1.example/ei3"}),
         ]
     finally:
         engine.dispose()
