@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -27,10 +28,13 @@ from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from sqlalchemy.exc import DBAPIError
+
 from service.domain.push import Attempted, after_attempt
 from service.soap import push as wire
 from service.soap.schema import SchemaSet
 from service.store import outbox as store
+from service.store.db import first_line
 from service.store.outbox import Message
 
 log = logging.getLogger("temix.push")
@@ -149,6 +153,7 @@ def run_worker(settings, stop, parent_pid: int) -> None:
     from service.cli import _configure_logging
     from service.store.db import make_engine
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: serve stops us
     _configure_logging(settings, serving=True)
     engine = make_engine(settings.database_url, application_name="temix-push")
     log.info("push worker started")
@@ -156,6 +161,8 @@ def run_worker(settings, stop, parent_pid: int) -> None:
         while not stop.is_set() and os.getppid() == parent_pid:
             try:
                 push_until_done(engine, settings)
+            except DBAPIError as error:  # the database is away: one line a pass, tried again
+                log.warning("push pass failed: %s", first_line(error))
             except Exception:  # the worker outlives any one pass: logged, tried again
                 log.exception("push pass failed")
             stop.wait(POLL_SECONDS)

@@ -176,3 +176,21 @@ def test_a_valid_created_transaction_with_code_200_for_the_request_acknowledges_
 ])
 def test_any_other_answer_is_a_failure_saying_what_was_wrong(schemas, body, says):
     assert says in wire.refusal_in(body, "push-1", schemas)
+
+
+# ---------------------------------------------------------------- settings and options
+
+
+def test_push_settings_come_from_the_environment_and_serve_no_push_turns_the_worker_off(tmp_path):
+    from service.cli import build_parser
+    from service.config import Settings, SettingsError
+
+    defaults = Settings.from_env(environ={}, data_dir=tmp_path)
+    assert (defaults.push, defaults.push_timeout_seconds, defaults.push_backoff_cap_seconds) == (True, 10, 300)
+    env = {"TEMIX_PUSH": "no", "TEMIX_PUSH_TIMEOUT": "3", "TEMIX_PUSH_BACKOFF_CAP": "60"}
+    given = Settings.from_env(environ=env, data_dir=tmp_path)
+    assert (given.push, given.push_timeout_seconds, given.push_backoff_cap_seconds) == (False, 3, 60)
+    with pytest.raises(SettingsError, match="TEMIX_PUSH_TIMEOUT"):
+        Settings.from_env(environ={"TEMIX_PUSH_TIMEOUT": "0"}, data_dir=tmp_path)
+    assert build_parser().parse_args(["serve", "--no-push"]).push is False
+    assert build_parser().parse_args(["serve"]).push is None  # not given: the environment's, else on
