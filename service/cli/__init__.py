@@ -13,7 +13,7 @@
     temix demo --url URL --out DIR                                           (demo.py)
     temix audit [--party ID] [--tender ID] [--from T] [--to T] [--format table|json]  (audit.py)
     temix party callback PARTY_ID --url URL | --clear                        (outbox.py)
-    temix outbox [--party ID] [--state S] [--format table|json] | outbox push (outbox.py)
+    temix outbox [--party ID] [--state S] [--format F] [--limit N] | outbox push [--party ID]  (outbox.py)
 
 The database is ``DATABASE_URL`` if set, else an embedded PostgreSQL in ``DIR/pg`` (see
 service/store/embedded.py); every command that opens it first brings it to the newest

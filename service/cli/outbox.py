@@ -1,7 +1,7 @@
 """``temix outbox`` and ``temix party callback``: push of fills to parties' own endpoints.
 
     temix party callback PARTY_ID --url URL | --clear
-    temix outbox [--party ID] [--state pending|failed|delivered] [--format table|json]
+    temix outbox [--party ID] [--state pending|failed|delivered] [--format table|json] [--limit N]
     temix outbox push [--party ID]
 
 A party with a callback URL is sent an EiCreateTransaction for each of its fills at the
@@ -43,6 +43,7 @@ def add_commands(commands, party_commands, common: argparse.ArgumentParser) -> N
     listing.add_argument("--party", metavar="ID", help="only this party's messages")
     listing.add_argument("--state", choices=STATES, help="pending (not tried yet), failed (retried when due) or delivered")
     listing.add_argument("--format", choices=("table", "json"), default="table", help="a table (default) or JSON Lines")
+    listing.add_argument("--limit", type=int, default=1000, metavar="N", help="at most N messages, oldest first (default 1000)")
     listing.set_defaults(handler=_list)
     actions = listing.add_subparsers(dest="outbox_command", metavar="COMMAND")
     push = actions.add_parser("push", parents=[common], help="send every message due now, then stop")
@@ -82,7 +83,7 @@ def _list(args, settings: Settings, stdin: TextIO) -> int:
     from service.store.outbox import list_outbox
 
     with with_connection(settings) as conn:
-        rows = list_outbox(conn, args.party, args.state)
+        rows = list_outbox(conn, args.party, args.state, max(args.limit, 0))
     if args.format == "json":
         for row in rows:
             print(json.dumps({

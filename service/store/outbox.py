@@ -12,7 +12,7 @@ they are the delivery record (``temix outbox``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, text
@@ -131,7 +131,7 @@ def claim_head(conn: Connection, party_id: str, now: datetime) -> Message | None
 
 
 def record_attempt(conn: Connection, pk: int, attempted: Attempted) -> None:
-    conn.execute(_RECORD, {"id": pk, **attempted.__dict__})
+    conn.execute(_RECORD, {"id": pk, **asdict(attempted)})
 
 
 def list_outbox(conn: Connection, party_id: str | None = None, state: str | None = None, limit: int = 1000) -> list[OutboxRow]:
