@@ -16,9 +16,10 @@ HTTP client, and one POST per message needs none.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
-import signal
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -147,46 +148,43 @@ def push_until_done(engine, settings, party_id: str | None = None,
 # --- the worker beside `temix serve` ----------------------------------------------------------
 
 
-def run_worker(settings, stop, parent_pid: int) -> None:
-    """Pass after pass until ``stop`` is set or the serving process is gone. A database that
-    cannot be reached is logged and tried again at the next pass."""
-    from service.cli import _configure_logging
-    from service.store.db import make_engine
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: serve stops us
-    _configure_logging(settings, serving=True)
-    engine = make_engine(settings.database_url, application_name="temix-push")
+def follow(engine, settings, parent_pid: int | None = None, party_id: str | None = None) -> None:
+    """``temix outbox push --follow``: pass after pass, a second apart, until stopped (SIGTERM,
+    Ctrl-C) or, if ``parent_pid`` is given, until that process (``temix serve``) is gone. A
+    database that cannot be reached is logged and tried again at the next pass."""
     log.info("push worker started")
-    try:
-        while not stop.is_set() and os.getppid() == parent_pid:
-            try:
-                push_until_done(engine, settings)
-            except DBAPIError as error:  # the database is away: one line a pass, tried again
-                log.warning("push pass failed: %s", first_line(error))
-            except Exception:  # the worker outlives any one pass: logged, tried again
-                log.exception("push pass failed")
-            stop.wait(POLL_SECONDS)
-    finally:
-        engine.dispose()
+    while parent_pid is None or os.getppid() == parent_pid:
+        try:
+            push_until_done(engine, settings, party_id)
+        except DBAPIError as error:  # the database is away: one line a pass, tried again
+            log.warning("push pass failed: %s", first_line(error))
+        except Exception:  # the worker outlives any one pass: logged, tried again
+            log.exception("push pass failed")
+        time.sleep(POLL_SECONDS)
 
 
 class BackgroundPusher:
-    """The push worker as a process of its own (spawned, not forked: the HTTP fronts fork
-    their workers, and a thread in the serving process would be forked with them)."""
+    """The push worker beside ``temix serve``: ``temix outbox push --follow`` as a process of
+    its own, on the database serve resolved (a child process, not a thread: the HTTP fronts
+    fork their workers, and a thread would be forked with them). Stopped with SIGTERM; it
+    also stops by itself when serve is gone."""
 
     def __init__(self, settings):
-        context = multiprocessing.get_context("spawn")
-        self._stop = context.Event()
-        self._process = context.Process(
-            target=run_worker, args=(settings, self._stop, os.getpid()), name="temix-push", daemon=True
-        )
+        self._settings = settings
+        self._process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self._process.start()
+        settings = self._settings
+        env = {**os.environ, "DATABASE_URL": settings.database_url, "TEMIX_PUSH_PARENT": str(os.getpid())}
+        command = [sys.executable, "-m", "service.cli", "outbox", "push", "--follow", "--data-dir", str(settings.data_dir)]
+        self._process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)
 
     def stop(self) -> None:
-        self._stop.set()
-        self._process.join(timeout=30)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join()
+        if self._process is None or self._process.poll() is not None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()

@@ -2,7 +2,7 @@
 
     temix party callback PARTY_ID --url URL | --clear
     temix outbox [--party ID] [--state pending|failed|delivered] [--format table|json] [--limit N]
-    temix outbox push [--party ID]
+    temix outbox push [--party ID] [--follow]
 
 A party with a callback URL is sent an EiCreateTransaction for each of its fills at the
 exchange (README "Push"); ``temix serve`` runs the worker that sends them, ``temix outbox
@@ -48,6 +48,10 @@ def add_commands(commands, party_commands, common: argparse.ArgumentParser) -> N
     actions = listing.add_subparsers(dest="outbox_command", metavar="COMMAND")
     push = actions.add_parser("push", parents=[common], help="send every message due now, then stop")
     push.add_argument("--party", metavar="ID", help="only this party's messages")
+    push.add_argument(
+        "--follow", action="store_true",
+        help="keep sending, a pass every second, until stopped (what temix serve runs beside its workers)",
+    )
     push.set_defaults(handler=_push)
 
 
@@ -111,11 +115,26 @@ def _push(args, settings: Settings, stdin: TextIO) -> int:
 
     engine = engine_for(open_database(settings))
     try:
+        if args.follow:
+            return _follow(engine, settings, args.party)
         tally = push_until_done(engine, settings, args.party)
     finally:
         engine.dispose()
     print(f"delivered {tally.delivered}, failed {tally.failed} (retried when due; see temix outbox --state failed)")
     return 0 if tally.failed == 0 else 1
+
+
+def _follow(engine, settings: Settings, party_id: str | None) -> int:
+    import os
+
+    from service.push import follow
+
+    parent = os.environ.get("TEMIX_PUSH_PARENT")  # set by temix serve: stop when it is gone
+    try:
+        follow(engine, settings, int(parent) if parent else None, party_id)
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C, SIGTERM: a pass cut short is sent again later
+        pass
+    return 0
 
 
 def _instant(value: datetime | None) -> str | None:

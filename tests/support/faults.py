@@ -41,8 +41,8 @@ def worker_pids(server_pid: int) -> set[int]:
             children.update(int(pid) for pid in (task / "children").read_text().split())
         except FileNotFoundError:  # a thread that ended since the folder was listed
             continue
-    # not the push worker either (service/push.py: spawned by multiprocessing, with its resource tracker)
-    others = (b"postgres", b"pg_ctl", b"spawn_main", b"resource_tracker")
+    # not the push worker either (`temix outbox push --follow`, service/push.py)
+    others = (b"postgres", b"pg_ctl", b"outbox")
     return {pid for pid in children if not any(name in _cmdline(pid) for name in others)}
 
 
