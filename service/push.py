@@ -5,7 +5,7 @@ first, each in its own database transaction that holds the message's row lock wh
 sent and records the outcome (``service.store.outbox``): delivered, or failed and due again
 after a backoff (``service.domain.push``). A failure ends the party's turn, so its later
 messages wait behind the one that failed; other parties go on. Several workers may run at
-once (every ``temix serve``, ``temix outbox push``): a party's head message is sent by one of
+once (every ``temix serve``'s, ``temix outbox push``): a party's head message is sent by one of
 them at a time. A worker that dies mid-send leaves the row unlocked and undelivered: it is
 sent again (at least once; the receiver knows a redelivery by its requestID).
 
@@ -139,10 +139,15 @@ class HttpDelivery:
 
 
 def push_until_done(engine, settings, party_id: str | None = None,
-                    clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Tally:
+                    clock: Callable[[], datetime] = lambda: datetime.now(UTC), deliver: Deliver | None = None) -> Tally:
     """What ``temix outbox push`` does: one pass, sending every message due now."""
-    deliver = HttpDelivery(SchemaSet(settings.schema_dir, settings.schema_entry), settings.push_timeout_seconds)
+    deliver = deliver or http_delivery(settings)
     return push_pass(DatabaseOutbox(engine), deliver, clock, settings.push_backoff_cap_seconds, party_id)
+
+
+def http_delivery(settings) -> HttpDelivery:
+    """Delivery over HTTP, with the schemas compiled (once: a worker keeps it)."""
+    return HttpDelivery(SchemaSet(settings.schema_dir, settings.schema_entry), settings.push_timeout_seconds)
 
 
 # --- the worker beside `temix serve` ----------------------------------------------------------
@@ -152,10 +157,11 @@ def follow(engine, settings, parent_pid: int | None = None, party_id: str | None
     """``temix outbox push --follow``: pass after pass, a second apart, until stopped (SIGTERM,
     Ctrl-C) or, if ``parent_pid`` is given, until that process (``temix serve``) is gone. A
     database that cannot be reached is logged and tried again at the next pass."""
+    deliver = http_delivery(settings)
     log.info("push worker started")
     while parent_pid is None or os.getppid() == parent_pid:
         try:
-            push_until_done(engine, settings, party_id)
+            push_until_done(engine, settings, party_id, deliver=deliver)
         except DBAPIError as error:  # the database is away: one line a pass, tried again
             log.warning("push pass failed: %s", first_line(error))
         except Exception:  # the worker outlives any one pass: logged, tried again
