@@ -12,7 +12,7 @@
     temix positions PARTY_ID [--from T] [--to T] [--resolution R] [--plot F] (positions.py)
     temix demo --url URL --out DIR                                           (demo.py)
     temix audit [--party ID] [--tender ID] [--from T] [--to T] [--format table|json]  (audit.py)
-    temix party callback PARTY_ID --url URL | --clear                        (outbox.py)
+    temix party callback PARTY_ID [--url URL | --clear]                      (outbox.py)
     temix outbox [--party ID] [--state S] [--format F] [--limit N] | outbox push [--party ID]  (outbox.py)
 
 The database is ``DATABASE_URL`` if set, else an embedded PostgreSQL in ``DIR/pg`` (see

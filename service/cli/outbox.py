@@ -1,6 +1,6 @@
 """``temix outbox`` and ``temix party callback``: push of fills to parties' own endpoints.
 
-    temix party callback PARTY_ID --url URL | --clear
+    temix party callback PARTY_ID [--url URL | --clear]
     temix outbox [--party ID] [--state pending|failed|delivered] [--format table|json] [--limit N]
     temix outbox push [--party ID] [--follow]
 
@@ -25,10 +25,10 @@ from service.domain.push import STATES, check_callback_url
 
 def add_commands(commands, party_commands, common: argparse.ArgumentParser) -> None:
     callback = party_commands.add_parser(
-        "callback", parents=[common], help="set or clear the URL a party's fills are pushed to"
+        "callback", parents=[common], help="show, set or clear the URL a party's fills are pushed to"
     )
     callback.add_argument("party_id", metavar="PARTY_ID")
-    target = callback.add_mutually_exclusive_group(required=True)
+    target = callback.add_mutually_exclusive_group()
     target.add_argument(
         "--url", type=callback_url_arg, metavar="URL",
         help="the party's EiTransaction endpoint (http or https): each fill at an exchange is sent"
@@ -63,6 +63,15 @@ def callback_url_arg(text: str) -> str:
 
 
 def _callback(args, settings: Settings, stdin: TextIO) -> int:
+    if args.url is None and not args.clear:
+        from service.store.outbox import callback_url_of
+
+        with with_connection(settings) as conn:
+            found, url = callback_url_of(conn, args.party_id)
+        if not found:
+            raise CommandError(f"no party {args.party_id}")
+        print(f"party {args.party_id}: " + (f"fills pushed to {url}" if url else "no callback URL: fills are not pushed"))
+        return 0
     set_callback(settings, args.party_id, None if args.clear else args.url, "party callback")
     return 0
 

@@ -160,3 +160,9 @@ def set_callback_url(conn: Connection, party_id: str, url: str | None) -> tuple[
         return False, None
     conn.execute(text("UPDATE party SET callback_url = :url WHERE party_id = :party"), {"party": party_id, "url": url})
     return True, row[0]
+
+
+def callback_url_of(conn: Connection, party_id: str) -> tuple[bool, str | None]:
+    """(whether the party exists, its callback URL)."""
+    row = conn.execute(text("SELECT callback_url FROM party WHERE party_id = :party"), {"party": party_id}).first()
+    return (False, None) if row is None else (True, row[0])

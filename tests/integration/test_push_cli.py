@@ -33,6 +33,7 @@ def test_a_callback_url_is_set_changed_and_cleared_and_each_change_is_audited(te
     assert changed.returncode == 0 and "fills pushed to https://p1.example/ei2" in changed.stdout
     again = temix("party", "callback", "p1", "--url", "https://p1.example/ei2", env=env)
     assert "(unchanged)" in again.stdout
+    assert temix("party", "callback", "p1", env=env).stdout == "party p1: fills pushed to https://p1.example/ei2\n"
     cleared = temix("party", "callback", "p1", "--clear", env=env)
     assert cleared.returncode == 0 and "fills are not pushed" in cleared.stdout
     by_set = temix("party", "set", "p1", "--callback-url", "http://p1.example/ei3", env=env)

@@ -169,3 +169,14 @@ def test_a_party_without_a_callback_url_any_more_keeps_its_messages_waiting(engi
     with engine.begin() as conn:
         set_callback_url(conn, B, pushing.url)
     assert push(engine, settings).delivered == 1
+
+
+def test_an_endpoint_nobody_listens_on_is_a_failed_attempt_saying_so(engine, service, pushing, settings):
+    with engine.begin() as conn:
+        set_callback_url(conn, A, "http://127.0.0.1:9/EiTransaction")  # the discard port: refused
+    order(service, A, "a1", "sell", 5, "0.10")
+    order(service, B, "b1", "buy", 5, "0.10")
+    tally = push(engine, settings)
+    assert (tally.delivered, tally.failed) == (1, 1)
+    (row,) = outbox(engine, party_id=A)
+    assert row.state == "failed" and "refused" in row.last_error.lower(), row.last_error
