@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from pathlib import Path
 
 import requests
 
 from tests.support import messages as msg
 from tests.support.receiver import running_receiver
+from tests.support.server import running_server
 from tests.support.soap import Reply, check_reply
 
 WAIT_SECONDS = 60  # how long the worker may take at most; it polls every second
@@ -47,3 +49,25 @@ def test_the_serve_push_worker_delivers_each_fill_to_its_partys_endpoint(server)
         assert row["state"] == "delivered" and row["attempts"] == 1
         (message,) = [r for r in receiver.received if r.party_id == party]
         assert message.request_id == row["request_id"] == "push-" + message.transaction_id
+
+
+def _children_cmdlines(pid: int) -> list[bytes]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children = (task / "children").read_text().split()
+        except FileNotFoundError:  # a thread that ended since the folder was listed
+            continue
+        for child in children:
+            try:
+                found.append(Path(f"/proc/{child}/cmdline").read_bytes())
+            except OSError:
+                continue
+    return found
+
+
+def test_serve_runs_the_push_worker_beside_its_workers_unless_told_not_to(server):
+    pushers = [line for line in _children_cmdlines(server.pid) if b"outbox\x00push\x00--follow" in line]
+    assert len(pushers) == 1, _children_cmdlines(server.pid)
+    with running_server("--no-push", prefix="temix-e2e-nopush-") as quiet:
+        assert not [line for line in _children_cmdlines(quiet.pid) if b"outbox" in line]
