@@ -34,6 +34,7 @@ PARTY_PASSWORD_CHANGED = "party.password_changed"
 PARTY_DISABLED = "party.disabled"
 PARTY_ENABLED = "party.enabled"
 PARTY_WSSECURITY_SET = "party.wssecurity_set"
+PARTY_CALLBACK_SET = "party.callback_set"  # its callback URL set, changed or cleared
 CERTIFICATE_BOUND = "certificate.bound"
 CERTIFICATE_REMOVED = "certificate.removed"
 SERVER_KEY_ROTATED = "server_key.rotated"

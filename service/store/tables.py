@@ -41,6 +41,8 @@ party = Table(
     Column("disabled_at", DateTime(timezone=True)),
     # false: a request over a client certificate bound to the party needs no UsernameToken
     Column("require_wssecurity", Boolean, nullable=False, server_default=text("true")),
+    # the party's own EiTransaction endpoint: fills are pushed there (outbox); NULL = pull only
+    Column("callback_url", Text),
 )
 
 # A client certificate, by the SHA-256 fingerprint of its DER encoding (lowercase hex), and
@@ -430,4 +432,28 @@ registration_membership = Table(
     CheckConstraint(
         "kind in ('market_context', 'group', 'service_area', 'role')", name="ck_registration_membership_kind"
     ),
+)
+
+
+# --- Push: fills to parties' own endpoints ------------------------------------------------------
+# One EiCreateTransaction to send: written with the fill, in its database transaction, for a
+# party with a callback URL; delivered in id order per party by the push worker
+# (service/push.py), at least once. The message is made from the sender's transaction
+# (transaction.party_id = sender_id) when sent.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("party_id", Text, ForeignKey("party.party_id", ondelete="CASCADE"), nullable=False),
+    Column("sender_id", Text, nullable=False),
+    Column("transaction_id", Text, nullable=False),
+    Column("request_id", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Column("attempts", BigInteger, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Column("last_error", Text),
+    Column("delivered_at", DateTime(timezone=True)),
+    UniqueConstraint("party_id", "request_id", name="uq_outbox_party_request_id"),
+    # the undelivered messages of each party, head first: what the worker reads
+    Index("ix_outbox_undelivered", "party_id", "id", postgresql_where=text("delivered_at is null")),
 )
