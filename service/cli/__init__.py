@@ -12,6 +12,7 @@
     temix positions PARTY_ID [--from T] [--to T] [--resolution R] [--plot F] (positions.py)
     temix demo --url URL --out DIR                                           (demo.py)
     temix audit [--party ID] [--tender ID] [--from T] [--to T] [--format table|json]  (audit.py)
+    temix delivery import FILE.csv [--market-context URI]                    (delivery.py)
 
 The database is ``DATABASE_URL`` if set, else an embedded PostgreSQL in ``DIR/pg`` (see
 service/store/embedded.py); every command that opens it first brings it to the newest
@@ -33,7 +34,7 @@ from typing import TextIO
 
 from sqlalchemy.exc import OperationalError
 
-from service.cli import audit, credentials, db, demo, market, party, positions, serve
+from service.cli import audit, credentials, db, delivery, demo, market, party, positions, serve
 from service.cli.common import CommandError
 from service.cli.party import read_password
 from service.config import Settings, SettingsError
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     positions.add_commands(commands, common)
     demo.add_commands(commands, common)
     audit.add_commands(commands, common)
+    delivery.add_commands(commands, common)
     return parser
 
 
