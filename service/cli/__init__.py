@@ -13,6 +13,7 @@
     temix demo --url URL --out DIR                                           (demo.py)
     temix audit [--party ID] [--tender ID] [--from T] [--to T] [--format table|json]  (audit.py)
     temix delivery import FILE.csv [--market-context URI]                    (delivery.py)
+    temix export transactions|positions|deliveries --from T --to T --format csv|json  (export.py)
 
 The database is ``DATABASE_URL`` if set, else an embedded PostgreSQL in ``DIR/pg`` (see
 service/store/embedded.py); every command that opens it first brings it to the newest
@@ -34,7 +35,7 @@ from typing import TextIO
 
 from sqlalchemy.exc import OperationalError
 
-from service.cli import audit, credentials, db, delivery, demo, market, party, positions, serve
+from service.cli import audit, credentials, db, delivery, demo, export, market, party, positions, serve
 from service.cli.common import CommandError
 from service.cli.party import read_password
 from service.config import Settings, SettingsError
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_commands(commands, common)
     audit.add_commands(commands, common)
     delivery.add_commands(commands, common)
+    export.add_commands(commands, common)
     return parser
 
 
