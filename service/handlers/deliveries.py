@@ -9,6 +9,7 @@ from decimal import Decimal
 from service.domain import audit
 from service.domain.audit import Subject
 from service.domain.deliveries import (
+    DAY,
     CreateDelivery,
     CreatedDelivery,
     DeliveryAsked,
@@ -61,10 +62,11 @@ def report_delivery(cmd: ReportDelivery, uow, ctx: Context) -> ReportedDelivery:
 
 def create_delivery(cmd: CreateDelivery, uow, ctx: Context) -> CreatedDelivery:
     """Each delivery asked for, with the requestor's own metered energy over its interval
-    (the sum of its settlement intervals' readings, once all of them are in)."""
+    (the sum of its settlement intervals' readings, once all of them are in). Readings are
+    read once per market context, interface and stretch of time the deliveries cover."""
     if len(cmd.asked) > ctx.max_items:
         raise InvalidValueError(f"At most {ctx.max_items} deliveries per request")
-    shown = []
+    starts = []
     for number, asked in enumerate(cmd.asked, 1):
         market = ctx.market_of(asked.market_context)
         try:
@@ -76,16 +78,35 @@ def create_delivery(cmd: CreateDelivery, uow, ctx: Context) -> CreatedDelivery:
                 f"emix:delivery {number}: its interval does not end on a settlement interval"
                 f" of {market.settlement_interval}"
             )
-        readings = [
-            reading for reading in uow.deliveries.for_party(
-                ctx.party_id, asked.market_context, asked.interface, asked.start, asked.end
-            )
-            if reading.injection == asked.injection
-        ]
-        metered = {reading.start for reading in readings} >= {start for start, _ in intervals}
-        energy = sum((reading.energy_kwh for reading in readings), start=Decimal(0)) if metered else None
+        starts.append([start for start, _ in intervals])
+    metered = _readings(cmd.asked, uow, ctx.party_id)
+    shown = []
+    for asked, interval_starts in zip(cmd.asked, starts):
+        found = [metered.get((asked.market_context, asked.interface, start, asked.injection)) for start in interval_starts]
+        energy = None if None in found else sum(found, start=Decimal(0))
         shown.append(MeteredDelivery(asked, delivery_id(ctx.party_id, asked), energy))
     return CreatedDelivery(tuple(shown), ctx.now)
+
+
+def _readings(asked: tuple[DeliveryAsked, ...], uow, party_id: str) -> dict[tuple, Decimal]:
+    """(market context, interface, interval start, injection) -> kWh of the party's readings
+    under the deliveries asked: one read per stretch of them no more than a day apart."""
+    by_interface: dict[tuple[str, str], list[DeliveryAsked]] = {}
+    for one in asked:
+        by_interface.setdefault((one.market_context, one.interface), []).append(one)
+    found = {}
+    for (market_context, interface), group in by_interface.items():
+        group.sort(key=lambda one: one.start)
+        stretches = [[group[0].start, group[0].end]]
+        for one in group[1:]:
+            if one.start <= stretches[-1][1] + DAY:
+                stretches[-1][1] = max(stretches[-1][1], one.end)
+            else:
+                stretches.append([one.start, one.end])
+        for start, end in stretches:
+            for reading in uow.deliveries.for_party(party_id, market_context, interface, start, end):
+                found[(market_context, interface, reading.start, reading.injection)] = reading.energy_kwh
+    return found
 
 
 def delivery_id(party_id: str, asked: DeliveryAsked) -> str:

@@ -111,3 +111,16 @@ def test_a_delivery_asked_off_the_settlement_intervals_is_refused():
     uow = market()
     assert code_of(lambda: create_delivery(CreateDelivery((asked(start=T0 + timedelta(minutes=5)),)), uow, ctx("party-A"))) == "400"
     assert code_of(lambda: create_delivery(CreateDelivery((asked(length=Q + timedelta(minutes=5)),)), uow, ctx("party-A"))) == "400"
+
+
+def test_deliveries_asked_together_are_read_once_per_stretch_of_time():
+    uow = market()
+    report_delivery(ReportDelivery(tuple(reading(quarter=k, kwh="1") for k in range(96))), uow, ctx())
+    reads = []
+    for_party = uow.deliveries.for_party
+    uow.deliveries.for_party = lambda *args: reads.append(args) or for_party(*args)
+    day = tuple(asked(f"h{h}", start=T0 + h * 4 * Q, length=4 * Q) for h in range(24))
+    later = asked("later", start=T0 + timedelta(days=10))
+    shown = create_delivery(CreateDelivery((*day, later)), uow, ctx("party-A")).deliveries
+    assert len(reads) == 2
+    assert [d.energy_kwh for d in shown] == [Decimal("4")] * 24 + [None]
