@@ -49,9 +49,9 @@ def report_delivery(cmd: ReportDelivery, uow, ctx: Context) -> ReportedDelivery:
             f"Two readings for {party_id!r} at {interface!r} from {start.isoformat()}"
             f" ({'injection' if injection else 'withdrawal'}) in one report"
         )
-    for party_id in sorted({reading.party_id for reading in checked}):
-        if not uow.registrations.party_exists(party_id):
-            raise NotFoundError(f"Party {party_id!r} is not registered")
+    unregistered = uow.deliveries.unregistered(sorted({reading.party_id for reading in checked}))
+    if unregistered:
+        raise NotFoundError(f"Party {unregistered[0]!r} is not registered")
     counts = uow.deliveries.record(checked, ctx.party_id, ctx.now, ctx.request_id)
     uow.audit.record(audit.DELIVERY_REPORTED, Subject(party_id=ctx.party_id), {
         "readings": len(checked), "new": counts.new, "corrected": counts.corrected, "unchanged": counts.unchanged,
