@@ -33,7 +33,6 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
 
-from lxml import etree  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from common import Connection, percentile, response_code  # noqa: E402
