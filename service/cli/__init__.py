@@ -14,6 +14,8 @@
     temix audit [--party ID] [--tender ID] [--from T] [--to T] [--format table|json]  (audit.py)
     temix party callback PARTY_ID [--url URL | --clear]                      (outbox.py)
     temix outbox [--party ID] [--state S] [--format F] [--limit N] | outbox push [--party ID]  (outbox.py)
+    temix delivery import FILE.csv [--market-context URI]                    (delivery.py)
+    temix export transactions|positions|deliveries --from T --to T --format csv|json  (export.py)
 
 The database is ``DATABASE_URL`` if set, else an embedded PostgreSQL in ``DIR/pg`` (see
 service/store/embedded.py); every command that opens it first brings it to the newest
@@ -35,7 +37,7 @@ from typing import TextIO
 
 from sqlalchemy.exc import OperationalError
 
-from service.cli import audit, credentials, db, demo, market, outbox, party, positions, serve
+from service.cli import audit, credentials, db, delivery, demo, export, market, outbox, party, positions, serve
 from service.cli.common import CommandError
 from service.cli.party import read_password
 from service.config import Settings, SettingsError
@@ -132,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_commands(commands, common)
     audit.add_commands(commands, common)
     outbox.add_commands(commands, party_commands, common)
+    delivery.add_commands(commands, common)
+    export.add_commands(commands, common)
     return parser
 
 
