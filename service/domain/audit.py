@@ -42,6 +42,7 @@ PARTY_ENROLLED = "party.enrolled"
 PARTY_UNENROLLED = "party.unenrolled"
 MARKET_CONTEXT_ADDED = "market_context.added"
 MARKET_CONTEXT_SET = "market_context.set"
+SETTLEMENT_RUN = "settlement.run"  # temix settle, temix serve --settle-every
 
 CLOCK = "clock"  # the actor of what time does (expiry)
 _SECRET_WORDS = ("password", "secret", "hash", "nonce", "private")

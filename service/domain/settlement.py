@@ -22,7 +22,7 @@ hours, a fall-back day 100).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from decimal import Decimal, localcontext
@@ -36,6 +36,8 @@ from service.domain.units import DECIMAL_CONTEXT, extended_price, plain
 DELIVERY_STATE = "delivery"  # the transactive state of an imbalance transaction
 _DAY = timedelta(days=1)
 _HOUR_SECONDS = 3600
+_MICROSECOND = timedelta(microseconds=1)
+_MICROSECONDS_PER_HOUR = 3_600_000_000
 
 # (party, interface, settlement interval): what one imbalance is settled for
 SettlementKey = tuple[str, str, Interval]
@@ -207,3 +209,51 @@ def _order(key: SettlementKey):
     party_id, interface, interval = key
     return interval.start, party_id, interface
 
+
+
+def energy_by_interval(
+    opening_kw: Decimal, changes: Sequence[tuple[datetime, Decimal]], intervals: Sequence[Interval]
+) -> list[Decimal]:
+    """A position's energy (kWh) in each of ``intervals`` (sorted, not overlapping): its rate
+    is ``opening_kw`` at the first interval's start and changes by each (instant, delta), in
+    order. Integrated in kW x microseconds and divided once, so exact when it terminates."""
+    rate, energies, pending = opening_kw, [], iter(changes)
+    at, delta = next(pending, (None, None))
+    with localcontext(DECIMAL_CONTEXT):
+        for interval in intervals:
+            while at is not None and at <= interval.start:
+                rate += delta
+                at, delta = next(pending, (None, None))
+            total, since = Decimal(0), interval.start
+            while at is not None and at < interval.end:
+                total += rate * ((at - since) // _MICROSECOND)
+                rate += delta
+                since = at
+                at, delta = next(pending, (None, None))
+            total += rate * ((interval.end - since) // _MICROSECOND)
+            energies.append(plain(total / _MICROSECONDS_PER_HOUR))
+    return energies
+
+
+# ------------------------------------------------------------------ the run
+
+
+@dataclass(frozen=True)
+class Settle:
+    """Settle a market context's settlement intervals inside a window."""
+
+    market_context: str
+    window: Interval
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What a run did: its ID, the intervals it covered (those whose price was final), the
+    imbalance transactions it made (transactionID, imbalance), what it left and why."""
+
+    run_id: str
+    intervals: tuple[Interval, ...]
+    transactions: tuple[tuple[str, Imbalance], ...]
+    unsettled: tuple[Unsettled, ...]
+    balanced: int
+    pending: int  # intervals in the window whose price is not final yet (end + grace after now)

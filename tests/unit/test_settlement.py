@@ -193,3 +193,13 @@ def test_settling_is_idempotent_order_independent_and_corrections_settle_only_th
         outcome = once.settle({**delivered, key: corrected})
         assert [i.energy_kwh for i in outcome.imbalances] == ([corrected - before] if corrected != before else [])
         assert once.energy[key] == corrected
+
+
+def test_a_position_s_energy_per_interval_integrates_its_changes_inside_and_before():
+    from service.domain.settlement import energy_by_interval
+
+    hours = [_hour(0), _hour(1), _hour(3)]
+    changes = [(T0 + timedelta(minutes=30), Decimal(2)), (T0 + timedelta(hours=2), Decimal(-1)),
+               (T0 + timedelta(hours=3, minutes=45), Decimal("0.4"))]
+    # 1 kW, then 3 kW from 00:30, 2 kW from 02:00, 2.4 kW from 03:45
+    assert energy_by_interval(Decimal(1), changes, hours) == [Decimal(2), Decimal(3), Decimal("2.1")]
