@@ -288,6 +288,8 @@ market_context = Table(
     # whether it runs an exchange: tenders addressed to '<URI>#exchange' are matched
     Column("exchange", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    # the length of its meter readings' intervals (ISO 8601, dividing a day): see domain.deliveries
+    Column("settlement_interval", Text, nullable=False, server_default=text("'PT1H'")),
 )
 
 # --- Service areas (geo-location) -------------------------------------------------------------
@@ -429,5 +431,52 @@ registration_membership = Table(
     PrimaryKeyConstraint("registration_id", "kind", "name"),
     CheckConstraint(
         "kind in ('market_context', 'group', 'service_area', 'role')", name="ck_registration_membership_kind"
+    ),
+)
+
+# --- Metered delivery -------------------------------------------------------------------------
+# One value per party, market context, interface, settlement interval and direction; a later
+# reading for the key replaces it, and the replaced value goes to meter_reading_history.
+# ``interface`` is the key the positions use for a product's interface (its delivery node).
+meter_reading = Table(
+    "meter_reading",
+    metadata,
+    Column("party_id", Text, ForeignKey("party.party_id"), nullable=False),
+    Column("market_context", Text, ForeignKey("market_context.market_context"), nullable=False),
+    Column("interface", Text, nullable=False),
+    Column("interval_start", DateTime(timezone=True), nullable=False),
+    Column("interval_end", DateTime(timezone=True), nullable=False),
+    Column("injection", Boolean, nullable=False),
+    Column("energy_kwh", Numeric, nullable=False),
+    # a party ID, or 'operator' for `temix delivery import`
+    Column("reported_by", Text, nullable=False),
+    Column("reported_at", DateTime(timezone=True), nullable=False),
+    # the requestID of the report, or the imported file's name
+    Column("source", Text, nullable=False),
+    PrimaryKeyConstraint(
+        "party_id", "market_context", "interface", "interval_start", "injection", name="meter_reading_pkey"
+    ),
+    CheckConstraint("energy_kwh >= 0", name="ck_meter_reading_energy"),
+    CheckConstraint("interval_end > interval_start", name="ck_meter_reading_interval"),
+    # settlement and export read a market context's readings by interval
+    Index("ix_meter_reading_market_start", "market_context", "interval_start"),
+)
+
+meter_reading_history = Table(
+    "meter_reading_history",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("party_id", Text, nullable=False),
+    Column("market_context", Text, nullable=False),
+    Column("interface", Text, nullable=False),
+    Column("interval_start", DateTime(timezone=True), nullable=False),
+    Column("injection", Boolean, nullable=False),
+    Column("old_kwh", Numeric, nullable=False),
+    Column("new_kwh", Numeric, nullable=False),
+    Column("reported_by", Text, nullable=False),
+    Column("reported_at", DateTime(timezone=True), nullable=False),
+    Column("source", Text, nullable=False),
+    Index(
+        "ix_meter_reading_history_key", "party_id", "market_context", "interface", "interval_start", "injection"
     ),
 )
