@@ -33,7 +33,7 @@ from typing import TextIO
 
 from sqlalchemy.exc import OperationalError
 
-from service.cli import audit, credentials, db, demo, market, party, positions, serve
+from service.cli import audit, credentials, db, demo, market, party, positions, serve, settle
 from service.cli.common import CommandError
 from service.cli.party import read_password
 from service.config import Settings, SettingsError
@@ -128,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     positions.add_commands(commands, common)
     demo.add_commands(commands, common)
     audit.add_commands(commands, common)
+    settle.add_commands(commands, common)
     return parser
 
 

@@ -43,12 +43,13 @@ _MICROSECONDS_PER_HOUR = 3_600_000_000
 SettlementKey = tuple[str, str, Interval]
 
 
-def check_settlement_step(step: timedelta) -> None:
+def check_settlement_step(step: timedelta, day_cut: bool = False) -> None:
     """A settlement interval divides a day, in whole seconds, and an imbalance over it is an
     exact rate (kWh x 3600 / seconds terminates): PT1M, PT5M, PT15M, PT1H, PT2H, ... but not
-    PT3H, whose rate would be a third of the energy."""
+    PT3H, whose rate would be a third of the energy. ``day_cut``: the last interval of a short
+    or long day, which need not divide a day."""
     seconds = step.total_seconds()
-    if step <= timedelta(0) or seconds != int(seconds) or _DAY % step:
+    if step <= timedelta(0) or seconds != int(seconds) or (_DAY % step and not day_cut):
         raise InvalidValueError(f"A settlement interval divides a day in whole seconds, not {step}")
     denominator = Fraction(_HOUR_SECONDS, int(seconds)).denominator
     for prime in (2, 5):
@@ -64,7 +65,8 @@ def settlement_intervals(window: Interval, step: timedelta, tz: tzinfo) -> list[
     """The settlement intervals inside ``window`` on the market context's calendar: from each
     local midnight in steps of ``step`` up to the next local midnight; only whole intervals
     that lie inside the window."""
-    check_settlement_step(step)
+    if step <= timedelta(0) or _DAY % step:
+        raise InvalidValueError(f"A settlement interval divides a day, not {step}")
     day = window.start.astimezone(tz).date() - timedelta(days=1)  # a midnight at or before the start
     intervals = []
     while True:
@@ -76,6 +78,7 @@ def settlement_intervals(window: Interval, step: timedelta, tz: tzinfo) -> list[
         while start < next_midnight:
             end = min(start + step, next_midnight)
             if start >= window.start and end <= window.end:
+                check_settlement_step(end - start, day_cut=True)
                 intervals.append(Interval.trusted(start, end))
             start = end
         day += timedelta(days=1)

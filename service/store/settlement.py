@@ -29,7 +29,7 @@ _POSITIONS = (
     "SELECT party_id, delivery_node, -sum(rate_kw),"
     " array_agg(at ORDER BY at) FILTER (WHERE at < %s), (array_agg(rate_kw ORDER BY at) FILTER (WHERE at < %s))::text"
     " FROM position_change WHERE market_context = %s AND product_kind = 'energy' AND receipt_node = '' AND at > %s"
-    " GROUP BY party_id, delivery_node"
+    "{party} GROUP BY party_id, delivery_node"
 )
 # The balancing party's quotes in the market context overlapping the window, published by the
 # time the last interval's price is final and not cancelled before the interval closes.
@@ -75,13 +75,20 @@ class SettlementRepository:
     def lock(self, market_context: str) -> None:
         self._uow.fetch(self._uow.sql("temix_settle_lock", _LOCK, (market_context,)))
 
-    def position_energy(self, market_context: str, intervals: list[Interval]) -> dict[tuple, Decimal]:
-        """(party, interface, interval) -> position energy in kWh, for energy positions that are
-        not flat in some of the intervals (sorted, not overlapping)."""
+    def position_energy(
+        self, market_context: str, intervals: list[Interval], party_id: str | None = None
+    ) -> dict[tuple, Decimal]:
+        """(party, interface, interval) -> position energy in kWh, for energy positions (every
+        party's, or one's) that are not flat in some of the intervals (sorted, not overlapping)."""
         window = Interval(intervals[0].start, intervals[-1].end)
-        params = (window.end, window.end, market_context, window.start)
+        params = [window.end, window.end, market_context, window.start]
+        if party_id is None:
+            name, query = "temix_settle_positions", _POSITIONS.format(party="")
+        else:
+            name, query = "temix_settle_party_positions", _POSITIONS.format(party=" AND party_id = %s")
+            params.append(party_id)
         found = {}
-        for party_id, node, opening, ats, rates in self._uow.fetch(self._uow.sql("temix_settle_positions", _POSITIONS, params)):
+        for party_id, node, opening, ats, rates in self._uow.fetch(self._uow.sql(name, query, params)):
             deltas = list(zip(ats, map(Decimal, rates[1:-1].split(",")))) if ats else []
             if not opening and not deltas:
                 continue

@@ -43,6 +43,8 @@ from service.store.positions import PositionRepository
 from service.store.quotes import QuoteRepository
 from service.store.registrations import RegistrationRepository
 from service.store.requests import RequestLog
+from service.store.settlement import SettlementRepository
+from service.store.statements import StatementRepository
 from service.store.tenders import TenderRepository
 from service.store.transactions import TransactionRepository
 
@@ -66,6 +68,8 @@ class UnitOfWork:
         self.registrations = RegistrationRepository(self)
         self.book = BookRepository(self)
         self.deliveries = DeliveryRepository(self)
+        self.settlements = SettlementRepository(self)
+        self.statements = StatementRepository(self)
 
     def __enter__(self) -> UnitOfWork:
         try:
