@@ -60,9 +60,10 @@ def _db_upgrade(args, settings: Settings, stdin: TextIO) -> int:
 
 def _check_positions(args, settings: Settings, stdin: TextIO) -> int:
     from service.store.positions import verify
+    from service.store.settlement import verify_conservation
 
     with with_connection(settings) as conn:
-        problems = verify(conn)
+        problems = verify(conn) + verify_conservation(conn)
     for problem in problems:
         print(problem)
     print("positions agree with the transactions" if not problems else f"{len(problems)} positions disagree")

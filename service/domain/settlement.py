@@ -105,6 +105,7 @@ class PricePoint:
     published_at: datetime
     price_per_kwh: Decimal
     source: str
+    currency: str | None = None  # the quote's (or trade's); None: the market context's
 
 
 def real_time_price(quoted: Iterable[PricePoint], interval: Interval, grace: timedelta) -> PricePoint | None:

@@ -107,15 +107,15 @@ def _prices(uow, ctx: SettleContext, window: Interval, intervals: list[Interval]
                 covered = terms.interval.start <= interval.start and interval.end <= terms.interval.end
                 cancelled_in_time = row.cancelled_at is not None and row.cancelled_at <= interval.end + grace
                 if covered and not cancelled_in_time:
-                    point = PricePoint(row.published_at, terms.price_per_kwh, f"quote:{row.quote_id}")
+                    point = PricePoint(row.published_at, terms.price_per_kwh, f"quote:{row.quote_id}", terms.currency)
                     quoted[(terms.interface.delivery_node, interval)].append(point)
     traded = uow.settlements.trade_prices(market.uri, market.currency, window)
 
     def price_of(interface: str, interval: Interval) -> PricePoint | None:
         found = real_time_price(quoted.get((interface, interval), ()), interval, grace)
         if found is None and (interface, interval) in traded:
-            number, last = traded[(interface, interval)]
-            found = PricePoint(interval.end, last, f"trade-{number}")
+            number, last, currency = traded[(interface, interval)]
+            found = PricePoint(interval.end, last, f"trade-{number}", currency or None)
         return found
 
     return price_of

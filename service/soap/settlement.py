@@ -2,9 +2,11 @@
 prices out of a balancing party's stored quotes, and the stored form of an imbalance
 transaction.
 
-An imbalance transaction's product is an emix:product as a tender's, with transactive state
-``delivery``, its rate in kW (power:powerReal, siScaleCode k) and its price per kWh
-(power:energyReal, siScaleCode k), so EiRequestTransaction shows it as any other.
+An imbalance transaction's product is an emix:product with transactive state ``delivery``,
+its price per kWh and its emix:quantity the imbalance energy in kWh (power:energyReal with
+siScaleCode k and no power item, as a published price's energy): a meter measures energy, and
+its power attributes (hertz, voltage) are unknown. The rate (energy / duration) is the
+transaction row's, as positions use it.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from service.domain.errors import TemixError
 from service.domain.markets import MarketContext
 from service.domain.settlement import DELIVERY_STATE
 from service.domain.tenders import Terms
+from service.domain.units import energy_kwh
 from service.soap import mapping as m
 from service.soap.ns import EMIX, MIN, POWER, SCALE, q
-from service.soap.stored import rate_text
 
 
 class SettlementForms:
@@ -46,20 +48,13 @@ class SettlementForms:
             m.interface_element("", terms.interface.delivery_node),
             m.element(q(EMIX, "price"), None, m.element(q(EMIX, "value"), m.format_decimal(terms.price_per_kwh))),
             m.element(
-                q(POWER, "powerReal"),
-                None,
-                m.element(q(POWER, "itemDescription"), "RealPower"),
-                m.element(q(POWER, "itemUnits"), "W"),
-                m.element(q(SCALE, "siScaleCode"), "k"),
-            ),
-            m.element(
                 q(POWER, "energyReal"),
                 None,
                 m.element(q(POWER, "itemDescription"), "RealEnergy"),
                 m.element(q(POWER, "itemUnits"), "Wh"),
                 m.element(q(SCALE, "siScaleCode"), "k"),
             ),
-            m.element(q(EMIX, "quantity"), rate_text(terms.quantity_kw, "k")),
+            m.element(q(EMIX, "quantity"), m.format_decimal(energy_kwh(terms.quantity_kw, terms.interval))),
         )
         product = m.element(
             q(EMIX, "product"),

@@ -12,13 +12,15 @@ energy, the price and where it came from) for statements and the conservation ch
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
 from service.domain.intervals import Interval
 from service.domain.settlement import DELIVERY_STATE, Imbalance, energy_by_interval
-from service.domain.tenders import Interface, Terms
+from service.domain.tenders import Interface, Side, Terms
+from service.domain.units import energy_kwh
 
 # Settlement runs of one market context queue here: each reads positions that the one before
 # it settled, so two at once would settle one imbalance twice.
@@ -38,10 +40,12 @@ _QUOTES = (
     " WHERE party_id = %s AND market_context = %s AND start_at < %s AND end_at > %s AND created_at <= %s"
     " ORDER BY id"
 )
+# The last trade of each interval (of any currency when the market context names none).
 _TRADE_PRICES = (
-    "SELECT id, delivery_node, start_at, end_at, last_price_per_kwh FROM trade_price"
-    " WHERE market_context = %s AND product_kind = 'energy' AND receipt_node = '' AND currency = %s"
-    " AND start_at >= %s AND end_at <= %s"
+    "SELECT DISTINCT ON (delivery_node, start_at, end_at) id, delivery_node, start_at, end_at, last_price_per_kwh,"
+    " currency FROM trade_price"
+    " WHERE market_context = %s AND product_kind = 'energy' AND receipt_node = '' AND (currency = %s OR %s = '')"
+    " AND start_at >= %s AND end_at <= %s ORDER BY delivery_node, start_at, end_at, updated_at DESC, id DESC"
 )
 _NEXT_IDS = (
     "SELECT nextval(pg_get_serial_sequence('tender', 'id')), nextval(pg_get_serial_sequence('transaction', 'id')),"
@@ -102,13 +106,13 @@ class SettlementRepository:
         rows = self._uow.fetch(self._uow.sql("temix_settle_quotes", _QUOTES, params))
         return [QuotedRow(quote_id, at, cancelled, bytes(xml)) for quote_id, at, cancelled, xml in rows]
 
-    def trade_prices(self, market_context: str, currency: str | None, window: Interval) -> dict[tuple, tuple[int, Decimal]]:
-        """(interface, interval) -> (published trade price number, last price per kWh)."""
-        params = (market_context, currency or "", window.start, window.end)
+    def trade_prices(self, market_context: str, currency: str | None, window: Interval) -> dict[tuple, tuple[int, Decimal, str]]:
+        """(interface, interval) -> (published trade price number, last price per kWh, currency)."""
+        params = (market_context, currency or "", currency or "", window.start, window.end)
         rows = self._uow.fetch(self._uow.sql("temix_settle_trade_prices", _TRADE_PRICES, params))
-        return {(node, Interval(start, end)): (pk, price) for pk, node, start, end, price in rows}
+        return {(node, Interval(start, end)): (pk, price, cur) for pk, node, start, end, price, cur in rows}
 
-    def book(self, market_context: str, currency: str | None, balancing_party_id: str, run_id: str,
+    def book(self, market_context: str, market_currency: str | None, balancing_party_id: str, run_id: str,
              imbalances: list[Imbalance], delivery_form, now: datetime) -> list[Booked]:
         """Queue the imbalance transactions (tender, transaction, settlement row each), sent
         with the unit's commit; ``delivery_form(terms)`` is a transaction's stored product."""
@@ -118,6 +122,7 @@ class SettlementRepository:
         ids = uow.fetch(uow.sql("temix_settle_ids", _NEXT_IDS, (len(imbalances),)))
         tenders, transactions, settlements, booked = [], [], [], []
         for imbalance, (tender_pk, transaction_pk, settlement_pk) in zip(imbalances, ids):
+            currency = market_currency or imbalance.price.currency
             terms = Terms(
                 side=imbalance.side, interface=Interface(imbalance.interface), market_context=market_context,
                 interval=imbalance.interval, price_per_kwh=imbalance.price.price_per_kwh,
@@ -155,3 +160,39 @@ class SettlementRepository:
             for chunk in range(0, len(rows), 500):  # bounded statements: one prepared shape per size
                 uow.queue(uow.insert_sql(f"temix_settle_{name}", table, rows[chunk:chunk + 500]))
         return booked
+
+
+# Every imbalance transaction with its settlement row (either may be missing: a broken ledger).
+_LEDGER = (
+    "SELECT s.id, x.id, coalesce(s.market_context, x.market_context), coalesce(s.start_at, x.start_at),"
+    " coalesce(s.end_at, x.end_at), s.imbalance_kwh, x.side, x.quantity_kw, x.party_id, x.counterparty_id,"
+    " s.balancing_party_id"
+    " FROM settlement s FULL JOIN (SELECT x.* FROM transaction x JOIN tender t ON t.id = x.tender_pk"
+    " WHERE t.transactive_state = 'delivery') x ON x.id = s.transaction_pk ORDER BY 3, 4, 1, 2"
+)
+
+
+def verify_conservation(conn) -> list[str]:
+    """In every market context and settlement interval, the balancing party's imbalance
+    transactions mirror the others' exactly: each settlement row has its transaction, of the
+    energy it settled, with the balancing party on the other side; describe each breach."""
+    problems = []
+    parties, balancing = defaultdict(Decimal), defaultdict(Decimal)
+    for (settlement_pk, transaction_pk, market_context, start, end, imbalance_kwh, side, rate, party_id,
+         counterparty_id, balancing_party_id) in conn.exec_driver_sql(_LEDGER):
+        where = f"{market_context} {start.isoformat()}"
+        if settlement_pk is None or transaction_pk is None:
+            problems.append(f"{where}: imbalance transaction {transaction_pk} and settlement {settlement_pk} do not pair")
+            continue
+        signed = Side(side).sign * energy_kwh(rate, Interval(start, end))
+        if signed != imbalance_kwh or counterparty_id != balancing_party_id:
+            problems.append(f"{where}: settlement {settlement_pk} of {party_id} settled {imbalance_kwh} kWh,"
+                            f" its transaction moves {signed} kWh with {counterparty_id}")
+        parties[(market_context, start, end)] += imbalance_kwh
+        balancing[(market_context, start, end)] -= signed  # the balancing party's side of it
+    for key, energy in parties.items():
+        if energy + balancing[key] != 0:
+            market_context, start, _ = key
+            problems.append(f"{market_context} {start.isoformat()}: the parties' imbalances ({energy} kWh) are not"
+                            f" mirrored by the balancing party's ({balancing[key]} kWh)")
+    return problems
