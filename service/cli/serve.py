@@ -3,6 +3,7 @@
     temix serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--public-url URL]
                 [--allow-registrar-passwords] [--certfile FILE --keyfile FILE [--client-ca FILE]]
                 [--allow-insecure-password] [--app MODULE:FACTORY]
+                [--settle-every PT5M [--settle-lag PT15M]]
 """
 
 from __future__ import annotations
@@ -71,6 +72,15 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
         help=f"the WSGI application factory, called as FACTORY(settings) in each worker"
         f" (default {APP_FACTORY})",
     )
+    serve_parser.add_argument(
+        "--settle-every", metavar="DURATION",
+        help="settle every market context that names a balancing party this often (temix settle, from the"
+        " start of yesterday UTC to now less --settle-lag), in a process of its own (default: never)",
+    )
+    serve_parser.add_argument(
+        "--settle-lag", metavar="DURATION", default="PT15M",
+        help="leave the latest intervals to later runs: meters report late (default PT15M)",
+    )
     serve_parser.set_defaults(handler=_serve)
 
 
@@ -83,10 +93,23 @@ def _serve(args, settings: Settings, stdin: TextIO) -> int:
         # fail here, not in every worker: an unloadable factory, or a SOAP stack not installed
         soap_endpoint_of(settings.soap_stack)
         _import_factory(args.app)
-        return serve(settings, args.app)
+        return serve(settings, args.app, _settle_schedule(args))
 
 
-def serve(settings: Settings, app_path: str = APP_FACTORY) -> int:
+def _settle_schedule(args) -> tuple | None:
+    from service.domain.errors import InvalidValueError
+    from service.domain.markets import exact_duration
+
+    if args.settle_every is None:
+        return None
+    try:
+        every, lag = exact_duration(args.settle_every), exact_duration(args.settle_lag, allow_zero=True)
+    except InvalidValueError as error:
+        raise CommandError(f"--settle-every/--settle-lag: {error.description}") from error
+    return every, lag
+
+
+def serve(settings: Settings, app_path: str = APP_FACTORY, settle_schedule: tuple | None = None) -> int:
     """Open (or start) the database, migrate it, and serve the WSGI application of
     ``app_path`` (MODULE:FACTORY) with the front of ``settings.front`` until SIGINT/SIGTERM; then
     stop the embedded server, if we started it.
@@ -103,8 +126,11 @@ def serve(settings: Settings, app_path: str = APP_FACTORY) -> int:
         _log.info("temix serving %s", endpoint_urls(settings))
 
     check_port_free(settings)  # before starting anything: a clear message, not the front's
+    settling = None
     try:
         settings = replace(settings, database_url=open_database(settings))
+        if settle_schedule is not None:
+            settling = _start_settling(settings, *settle_schedule)
         if settings.front == "gunicorn":
             from service.front.gunicorn_server import serve_gunicorn
 
@@ -115,12 +141,31 @@ def serve(settings: Settings, app_path: str = APP_FACTORY) -> int:
             serve_granian(settings, app_path, announce)
         return 0
     finally:
+        if settling is not None and os.getpid() == owner:
+            settling.terminate()
+            settling.join(10)
         # Workers are forked from inside the front: an exit of theirs passes through here.
         if embedded and os.getpid() == owner:
             if stop_embedded(settings.data_dir):
                 _log.info("embedded PostgreSQL server stopped")
             else:
                 _log.info("embedded PostgreSQL server left running for another temix command")
+
+
+def _start_settling(settings: Settings, every, lag):
+    """The scheduled settlement (``service.cli.settle.run_scheduled``) in a process of its own,
+    started fresh (spawn, not fork: the front forks its workers from this process). Runs of
+    several servers queue on each market context's settlement lock."""
+    import multiprocessing
+
+    from service.cli.settle import run_scheduled
+
+    process = multiprocessing.get_context("spawn").Process(
+        target=run_scheduled, args=(settings, every, lag), name="temix-settle", daemon=True
+    )
+    process.start()
+    _log.info("settling every %s, %s behind", every, lag)
+    return process
 
 
 def check_port_free(settings: Settings) -> None:

@@ -130,9 +130,11 @@ def run_scheduled(settings, every: timedelta, lag: timedelta, stop=None) -> None
     balancing party, from the start of the previous UTC day to now less ``lag`` (whatever was
     settled already settles to nothing; a corrected reading settles its difference). Runs of
     several servers queue on each market context's settlement lock."""
+    if not logging.getLogger().handlers:  # a process of its own: log as the server does
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = engine_for(settings.database_url)
     try:
-        while stop is None or not stop.is_set():
+        while True:
             now = datetime.now(UTC)
             start = (now - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
             end = now - lag
@@ -145,9 +147,9 @@ def run_scheduled(settings, every: timedelta, lag: timedelta, stop=None) -> None
                         _log.info("settlement of %s: %s", market.uri, describe(settled))
                 except Exception:  # a failed run writes nothing; the next one tries again
                     _log.exception("settlement of %s failed", market.uri)
-            if stop is not None:
-                stop.wait(every.total_seconds())
-            else:
+            if stop is None:
                 time.sleep(every.total_seconds())
+            elif stop.wait(every.total_seconds()):
+                return
     finally:
         engine.dispose()
