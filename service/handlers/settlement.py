@@ -28,6 +28,9 @@ from service.domain.tenders import Terms
 
 
 
+CHUNK = 500  # imbalance transactions per position and audit statement
+
+
 class SettlementForms(Protocol):
     """What settlement needs of the wire format (``service.soap.settlement``)."""
 
@@ -70,8 +73,25 @@ def settle_market(cmd: Settle, uow, ctx: SettleContext) -> Settled:
     positions = uow.settlements.position_energy(market.uri, intervals)
     price_of = _prices(uow, ctx, window, intervals)
     outcome = settle(delivered, positions, price_of, market.balancing_party_id)
+    booked = []
+    for first in range(0, len(outcome.imbalances), CHUNK):
+        booked += _book(uow, ctx, outcome.imbalances[first:first + CHUNK])
+    settled = Settled(
+        ctx.run_id, tuple(intervals), tuple((b.transaction_id, b.imbalance) for b in booked),
+        tuple(outcome.unsettled), outcome.balanced, len(every) - len(intervals),
+    )
+    uow.audit.record(audit.SETTLEMENT_RUN, Subject(market.balancing_party_id), _run_details(cmd, settled, market))
+    return settled
+
+
+def _book(uow, ctx: SettleContext, imbalances) -> list:
+    """One chunk of imbalance transactions, their position changes and audit rows, sent at
+    once (bounded statements; one huge message costs more than its pieces). Still one database
+    transaction: the chunks' changes are of past instants, which no request writes, so they
+    cannot deadlock with one."""
+    market = ctx.market
     booked = uow.settlements.book(
-        market.uri, market.currency, market.balancing_party_id, ctx.run_id, outcome.imbalances, ctx.forms.delivery, ctx.now
+        market.uri, market.currency, market.balancing_party_id, ctx.run_id, imbalances, ctx.forms.delivery, ctx.now
     )
     changes = []
     for entry in booked:
@@ -81,16 +101,14 @@ def settle_market(cmd: Settle, uow, ctx: SettleContext) -> Settled:
             delivered_kwh=audit.amount(entry.imbalance.delivered_kwh),
             position_kwh=audit.amount(entry.imbalance.position_kwh),
             price_source=entry.imbalance.price.source,
+            settlement=True,
         )
         subject = Subject(entry.imbalance.party_id, market.balancing_party_id, transaction_id=entry.transaction_id)
-        uow.audit.record(audit.TRANSACTION_CREATED, subject, dict(details, settlement=True))
-    uow.positions.apply(changes)  # once, in key order, as every handler
-    settled = Settled(
-        ctx.run_id, tuple(intervals), tuple((b.transaction_id, b.imbalance) for b in booked),
-        tuple(outcome.unsettled), outcome.balanced, len(every) - len(intervals),
-    )
-    uow.audit.record(audit.SETTLEMENT_RUN, Subject(market.balancing_party_id), _run_details(cmd, settled, market))
-    return settled
+        uow.audit.record(audit.TRANSACTION_CREATED, subject, details)
+    uow.positions.apply(changes)  # in key order, as every handler
+    uow.queue(uow.audit.pending())
+    uow.flush()
+    return booked
 
 
 def _prices(uow, ctx: SettleContext, window: Interval, intervals: list[Interval]):

@@ -157,8 +157,7 @@ class SettlementRepository:
             booked.append(Booked(transaction_id, imbalance, terms))
         for name, table, rows in (("tender", "tender", tenders), ("transaction", "transaction", transactions),
                                   ("settlement", "settlement", settlements)):
-            for chunk in range(0, len(rows), 500):  # bounded statements: one prepared shape per size
-                uow.queue(uow.insert_sql(f"temix_settle_{name}", table, rows[chunk:chunk + 500]))
+            uow.queue(uow.insert_sql(f"temix_settle_{name}", table, rows))
         return booked
 
 

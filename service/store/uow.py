@@ -159,6 +159,12 @@ class UnitOfWork:
             self._conn = Connection(self._engine, connection=self._pooled)
         return self._conn
 
+    def flush(self) -> None:
+        """Send the queued writes now, inside the transaction: a unit of work that writes
+        thousands of rows (a settlement run) sends them in pieces, not as one huge message."""
+        if self._queued:
+            self._send(None, begin=True)
+
     def commit(self) -> None:
         audited = self.audit.pending()  # the request's audit events travel with its COMMIT
         if audited is not None:
