@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import random
 import resource
 import sys
@@ -157,7 +158,8 @@ def main() -> None:
         f"| again (idempotent) | {len(again.transactions):,} | {second:.1f} | {keys / second:,.0f} |",
         f"| after {corrected:,} corrected readings | {len(corrections.transactions):,} | {third:.1f} | {keys / third:,.0f} |",
         "",
-        f"Peak RSS of the process: {peak_mb:,.0f} MB.",
+        f"Peak RSS of the process: {peak_mb:,.0f} MB. Load average at the end (1/5/15 min, 2 cores):"
+        f" {' / '.join(f'{x:.1f}' for x in os.getloadavg())}: other work on the machine slows every figure.",
     ]
     report = "\n".join(lines) + "\n"
     print(report)

@@ -11,7 +11,7 @@ from service.cli.settle import settle_once
 from service.domain.deliveries import MeterReading
 from service.domain.intervals import Interval
 from service.soap.ns import EMIX, TEMIX, q
-from service.statement import build
+from service.statement import build, plot
 from service.store import positions
 from service.store.markets import list_market_contexts, set_balancing
 from service.store.settlement import verify_conservation
@@ -61,7 +61,7 @@ def _booked(settled):
              str(i.value)) for _, i in settled.transactions]
 
 
-def test_settling_the_worked_example_books_the_imbalances_and_every_total_to_the_cent(service, engine):
+def test_settling_the_worked_example_books_the_imbalances_and_every_total_to_the_cent(service, engine, tmp_path):
     with engine.begin() as conn:
         set_balancing(conn, CTX, REP, "PT5M")
     _trade(service, REP, CUSTOMER, "4", "0.10", "rep")  # the customer buys 4 kW each hour from the REP
@@ -118,3 +118,9 @@ def test_settling_the_worked_example_books_the_imbalances_and_every_total_to_the
     with engine.connect() as conn:
         assert positions.verify(conn) == []
         assert verify_conservation(conn) == []
+    customer = build(engine, CUSTOMER, window, markets)
+    figures = customer.figures[(CTX, "NODE-1")]
+    assert [(str(f.position_kwh), str(f.delivered_kwh), str(f.imbalance_kwh), str(f.price_per_kwh)) for f in figures] == [
+        ("-6", "-6.5", "-0.5", "0.16"), ("-6", "-5.2", "0.8", "0.05")]
+    plot(customer, tmp_path / "customer.png")
+    assert (tmp_path / "customer.png").stat().st_size > 10_000
