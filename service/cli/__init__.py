@@ -12,6 +12,8 @@
     temix positions PARTY_ID [--from T] [--to T] [--resolution R] [--plot F] (positions.py)
     temix demo --url URL --out DIR                                           (demo.py)
     temix audit [--party ID] [--tender ID] [--from T] [--to T] [--format table|json]  (audit.py)
+    temix delivery import FILE.csv [--market-context URI]                    (delivery.py)
+    temix export transactions|positions|deliveries --from T --to T --format csv|json  (export.py)
 
 The database is ``DATABASE_URL`` if set, else an embedded PostgreSQL in ``DIR/pg`` (see
 service/store/embedded.py); every command that opens it first brings it to the newest
@@ -33,7 +35,7 @@ from typing import TextIO
 
 from sqlalchemy.exc import OperationalError
 
-from service.cli import audit, credentials, db, demo, market, party, positions, serve, settle
+from service.cli import audit, credentials, db, delivery, demo, export, market, party, positions, serve, settle
 from service.cli.common import CommandError
 from service.cli.party import read_password
 from service.config import Settings, SettingsError
@@ -128,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     positions.add_commands(commands, common)
     demo.add_commands(commands, common)
     audit.add_commands(commands, common)
+    delivery.add_commands(commands, common)
+    export.add_commands(commands, common)
     settle.add_commands(commands, common)
     return parser
 

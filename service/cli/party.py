@@ -69,7 +69,7 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     )
     add.add_argument(
         "--role", action="append", default=[], choices=ROLES,
-        help="a role: registrar (registers other parties over SOAP) (repeatable)",
+        help="a role: registrar (registers other parties over SOAP), meter (reports meter readings) (repeatable)",
     )
     add.set_defaults(handler=_party_add)
     registrar = party_commands.add_parser(

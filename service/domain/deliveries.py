@@ -147,3 +147,52 @@ class RecordCounts:
     @property
     def total(self) -> int:
         return self.new + self.corrected + self.unchanged
+
+
+# ---------------------------------------------------------------- commands and results
+
+
+@dataclass(frozen=True)
+class ReportDelivery:
+    """temix:eiReportDelivery: readings a metering party reports, recorded all or none."""
+
+    readings: tuple[MeterReading, ...]
+
+
+@dataclass(frozen=True)
+class ReportedDelivery:
+    counts: RecordCounts
+
+
+@dataclass(frozen=True)
+class DeliveryAsked:
+    """One "empty" emix:delivery of EiCreateDelivery: which metered energy is asked for.
+    ``uid`` is the requestor's emix:uid, echoed."""
+
+    uid: str
+    market_context: str
+    interface: str
+    start: datetime
+    end: datetime
+    injection: bool
+
+
+@dataclass(frozen=True)
+class CreateDelivery:
+    asked: tuple[DeliveryAsked, ...]
+
+
+@dataclass(frozen=True)
+class MeteredDelivery:
+    """A delivery asked for, with its ID and the metered energy: None until every settlement
+    interval in it has a reading."""
+
+    asked: DeliveryAsked
+    delivery_id: str
+    energy_kwh: Decimal | None
+
+
+@dataclass(frozen=True)
+class CreatedDelivery:
+    deliveries: tuple[MeteredDelivery, ...]
+    created_at: datetime

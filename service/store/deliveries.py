@@ -47,6 +47,10 @@ _ARRAYS = (
     f" %s::numeric[]) AS r({READING})"
 )
 
+_UNREGISTERED = (
+    "SELECT asked FROM unnest(%s::text[]) AS asked WHERE NOT EXISTS (SELECT 1 FROM party WHERE party_id = asked)"
+)
+
 _FOR_PARTY = (
     f"SELECT {READING} FROM meter_reading WHERE party_id = %s AND market_context = %s"
     " AND (%s::text IS NULL OR interface = %s) AND interval_start >= %s AND interval_start < %s"
@@ -95,6 +99,11 @@ class DeliveryRepository:
         )
         statement = self._uow.sql("temix_meter_record", merge_sql(_ARRAYS), (reported_by, reported_at, source, *columns))
         return counts(len(readings), self._uow.fetch(statement)[0])
+
+    def unregistered(self, party_ids: Sequence[str]) -> list[str]:
+        """Those of ``party_ids`` that are not registered parties, in one round trip."""
+        rows = self._uow.fetch(self._uow.sql("temix_meter_unregistered", _UNREGISTERED, (list(party_ids),)))
+        return sorted(row[0] for row in rows)
 
     def for_party(
         self, party_id: str, market_context: str, interface: str | None, start: datetime, end: datetime

@@ -103,3 +103,9 @@ def test_the_database_refuses_negative_energy(parties):
         record(parties, [reading(kwh="-1")])
     with parties.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM meter_reading")).scalar() == 0
+
+
+def test_unregistered_names_the_parties_that_are_not_registered_in_one_read(parties):
+    with UnitOfWork(parties) as uow:
+        assert uow.deliveries.unregistered(["a", "zed", "b", "x"]) == ["x", "zed"]
+        assert uow.deliveries.unregistered([]) == []

@@ -432,6 +432,7 @@ class FakeDeliveries:
 
     readings: dict[tuple, MeterReading] = field(default_factory=dict)
     history: list[tuple] = field(default_factory=list)  # (key, old_kwh, new_kwh, reported_by, reported_at, source)
+    parties: dict = field(default_factory=dict)  # the unit of work's parties
 
     def record(self, readings, reported_by, reported_at, source) -> RecordCounts:
         keys = [r.key for r in readings]
@@ -448,6 +449,9 @@ class FakeDeliveries:
                 continue
             self.readings[r.key] = r
         return RecordCounts(new, corrected, len(readings) - new - corrected)
+
+    def unregistered(self, party_ids) -> list[str]:
+        return sorted(party_id for party_id in party_ids if party_id not in self.parties)
 
     def for_party(self, party_id, market_context, interface, start, end) -> list[MeterReading]:
         return sorted(
@@ -479,7 +483,7 @@ class FakeUnitOfWork:
         self.quotes = FakeQuotes(self)
         self.audit = FakeAudit()
         self.registrations = FakeRegistrations(self)
-        self.deliveries = FakeDeliveries()
+        self.deliveries = FakeDeliveries(parties=self.parties)
         self.committed = False
 
     def __enter__(self) -> FakeUnitOfWork:

@@ -39,6 +39,7 @@ from service.domain.quotes import (
     Traded,
     TradePrice,
 )
+from service.domain.deliveries import CreatedDelivery, DeliveryAsked, MeteredDelivery, RecordCounts, ReportedDelivery
 from service.domain.markets import MarketContext
 from service.domain.registrations import Memberships, Registration
 from service.soap.schema import SchemaSet
@@ -143,7 +144,7 @@ def wsdl_operations() -> dict[str, dict]:
 
 def test_every_wsdl_operation_has_a_row_and_every_row_a_wsdl_operation():
     published = wsdl_operations()
-    assert len(published) == 15
+    assert len(published) == 17
     assert sorted(published) == sorted(pipeline.OPERATIONS)
     for operation in pipeline.TABLE:
         assert published[operation.name] == dict(
@@ -199,6 +200,13 @@ RESULTS = {
         Registration("reg-2", "party-B", "party-A", Memberships(), datetime(2030, 1, 1, tzinfo=UTC)),
     )),
     "EiCancelPartyRegistration": CanceledRegistration(("reg-1",)),
+    "EiReportDelivery": ReportedDelivery(RecordCounts(2, 1, 0)),
+    "EiCreateDelivery": CreatedDelivery((
+        MeteredDelivery(DeliveryAsked("d1", msg.CTX, "NODE-1", datetime(2030, 1, 1, 10, tzinfo=UTC),
+                                      datetime(2030, 1, 1, 11, tzinfo=UTC), False), "delivery-1", Decimal("1.25")),
+        MeteredDelivery(DeliveryAsked("d2", msg.CTX, "NODE-1", datetime(2030, 1, 1, 10, tzinfo=UTC),
+                                      datetime(2030, 1, 1, 11, tzinfo=UTC), True), "delivery-2", None),
+    ), datetime(2030, 1, 2, tzinfo=UTC)),
 }
 
 
