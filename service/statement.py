@@ -17,6 +17,7 @@ from service.domain.intervals import Interval
 from service.domain.markets import MarketContext
 from service.domain.settlement import settlement_intervals
 from service.domain.statements import KINDS, Account, IntervalFigures, accounts
+from service.domain.units import plain
 from service.store.uow import UnitOfWork
 
 
@@ -67,7 +68,7 @@ def _figures(uri, intervals, positions, readings, settled, party_id):
         (uri, node): [
             IntervalFigures(
                 interval,
-                positions.get((party_id, node, interval), Decimal(0)) - imbalance[(node, interval)],
+                plain(positions.get((party_id, node, interval), Decimal(0)) - imbalance[(node, interval)]),
                 readings.get((node, interval)),
                 imbalance[(node, interval)],
                 price.get((node, interval)),
@@ -144,7 +145,7 @@ def as_json(statement: Statement) -> str:
 def plot(statement: Statement, path: Path) -> None:
     """Per interface: the forward position and the delivery per settlement interval (kWh, as
     steps), the imbalance between them shaded, the real-time price on a second axis."""
-    from service.plotting import BUY_COLOR, SELL_COLOR, legend_below, pyplot, time_axis
+    from service.plotting import BUY_COLOR, SELL_COLOR, legend_below, pyplot, rate_limits, time_axis
 
     plt = pyplot()
     panels = list(statement.figures.items()) or [(("", ""), [])]
@@ -165,16 +166,16 @@ def plot(statement: Statement, path: Path) -> None:
             axes.fill_between([], [], [], color=SELL_COLOR, alpha=0.3, label="imbalance sold")
             axes.fill_between([], [], [], color=BUY_COLOR, alpha=0.3, label="imbalance bought")
             prices = axes.twinx()
-            priced = [(f.interval.start, float(f.price_per_kwh)) for f in figures if f.price_per_kwh is not None]
-            if priced:
-                prices.plot([p[0] for p in priced], [p[1] for p in priced], "o", color="tab:orange",
-                            markersize=4, label="real-time price (per kWh)")
+            priced = [float(f.price_per_kwh) if f.price_per_kwh is not None else float("nan") for f in figures]
+            prices.stairs(priced, starts, color="tab:orange", linewidth=1.2, label="real-time price (per kWh)")
             prices.set_ylabel("price per kWh")
             prices_axes.append(prices)
-        axes.axhline(0, color="grey", linewidth=0.6)
+            shown = [float(f.position_kwh + f.imbalance_kwh) for f in figures] + position
+            rate_limits(axes, shown + [v for v in delivered if v == v])
         axes.set_ylabel("kWh per interval")
         axes.set_title(f"{statement.party_id}: {node} in {uri}" if uri else f"{statement.party_id}: nothing settled")
     time_axis(axes_list[-1, 0], statement.window.start, statement.window.end)
     legend_below(figure, list(axes_list[:, 0]) + prices_axes)
+    figure.tight_layout(rect=(0, 0.12 / len(panels), 1, 1))
     figure.savefig(path, dpi=100)
     plt.close(figure)
