@@ -106,8 +106,9 @@ def _market_add(args, settings, stdin) -> int:
             "energy_unit": context.energy_unit, "option_lead_time": context.option_lead_time,
             "option_granularity": context.option_granularity,
             "settlement_interval": context.settlement_interval,
-            "balancing_party": context.balancing_party_id, "price_grace": context.price_grace,
         }
+        if context.balancing_party_id is not None:  # settlement's settings, when given
+            details.update(balancing_party=context.balancing_party_id, price_grace=context.price_grace)
         record_operator(conn, "market-context add", audit.MARKET_CONTEXT_ADDED, Subject(), details)
     print(f"added market context {context.uri} ({context.timezone}, {context.currency or 'any currency'}, prices per {context.energy_unit})")
     if context.exchange:
