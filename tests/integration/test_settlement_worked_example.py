@@ -118,6 +118,11 @@ def test_settling_the_worked_example_books_the_imbalances_and_every_total_to_the
     with engine.connect() as conn:
         assert positions.verify(conn) == []
         assert verify_conservation(conn) == []
+    with engine.begin() as conn:  # a settlement row that disagrees with its transaction is found
+        conn.exec_driver_sql("UPDATE settlement SET imbalance_kwh = imbalance_kwh * 2 WHERE id = (SELECT min(id) FROM settlement)")
+        problems = verify_conservation(conn)
+        conn.rollback()
+    assert len(problems) == 2 and "settled -1.0 kWh, its transaction moves -0.5 kWh with party-A" in problems[0]
     customer = build(engine, CUSTOMER, window, markets)
     figures = customer.figures[(CTX, "NODE-1")]
     assert [(str(f.position_kwh), str(f.delivered_kwh), str(f.imbalance_kwh), str(f.price_per_kwh)) for f in figures] == [
