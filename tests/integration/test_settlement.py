@@ -20,7 +20,6 @@ from service.store.settlement import verify_conservation
 from service.store.uow import UnitOfWork
 from tests.support import messages as msg
 from tests.support import quote_messages as qmsg
-from tests.support.service import service  # noqa: F401
 
 REP, PARTIES = "party-A", ("party-A", "party-B", "party-C")
 CTX = "http://market.example.com/temix/ctx1"
