@@ -156,8 +156,8 @@ def plot(statement: Statement, path: Path) -> None:
         position = [float(f.position_kwh) for f in figures]
         delivered = [float(f.delivered_kwh) if f.delivered_kwh is not None else float("nan") for f in figures]
         if figures:
-            axes.stairs(position, starts, color="tab:blue", linewidth=1.8, label="forward position (kWh)")
-            axes.stairs(delivered, starts, color="black", linestyle="--", linewidth=1.2, label="delivered (kWh)")
+            axes.stairs(position, starts, color="tab:blue", linewidth=1.8, label="forward position (kWh)", baseline=None)
+            axes.stairs(delivered, starts, color="black", linestyle="--", linewidth=1.2, label="delivered (kWh)", baseline=None)
             for f in figures:
                 if f.imbalance_kwh:
                     color = SELL_COLOR if f.imbalance_kwh > 0 else BUY_COLOR
@@ -167,7 +167,7 @@ def plot(statement: Statement, path: Path) -> None:
             axes.fill_between([], [], [], color=BUY_COLOR, alpha=0.3, label="imbalance bought")
             prices = axes.twinx()
             priced = [float(f.price_per_kwh) if f.price_per_kwh is not None else float("nan") for f in figures]
-            prices.stairs(priced, starts, color="tab:orange", linewidth=1.2, label="real-time price (per kWh)")
+            prices.stairs(priced, starts, color="tab:orange", linewidth=1.2, label="real-time price (per kWh)", baseline=None)
             prices.set_ylabel("price per kWh")
             prices_axes.append(prices)
             shown = [float(f.position_kwh + f.imbalance_kwh) for f in figures] + position

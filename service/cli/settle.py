@@ -1,7 +1,7 @@
 """``temix settle`` and ``temix statement``: settlement of metered delivery, and a party's
 statement for the back office.
 
-    temix settle --market-context URI --from T --to T
+    temix settle --market-context URI --from T --to T [--as-of T]
     temix statement PARTY_ID --from T --to T [--format table|csv|json] [--plot FILE.png]
 
 A settlement run is one database transaction (``service.handlers.settlement``); the scheduled
@@ -29,6 +29,11 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     settle.add_argument("--market-context", required=True, metavar="URI")
     settle.add_argument("--from", dest="start", required=True, help="window start, ISO 8601 (UTC unless an offset is given)")
     settle.add_argument("--to", dest="end", required=True, help="window end, ISO 8601")
+    settle.add_argument(
+        "--as-of", metavar="T",
+        help="settle as if the time were T (a rehearsal, or the demo's delivery day, which is still ahead):"
+        " intervals that ended by T less the price grace count as final (default: now)",
+    )
     settle.set_defaults(handler=_settle)
     statement = commands.add_parser("statement", parents=[common], help="a party's statement for a window")
     statement.add_argument("party_id", metavar="PARTY_ID")
@@ -55,7 +60,7 @@ def _settle(args, settings, stdin) -> int:
         markets = _markets(engine)
         if args.market_context not in markets:
             raise CommandError(f"market context {args.market_context} is not registered; nothing settled")
-        settled = settle_once(engine, markets[args.market_context], window, datetime.now(UTC), "operator:settle")
+        settled = settle_once(engine, markets[args.market_context], window, _as_of(args.as_of), "operator:settle")
     finally:
         engine.dispose()
     print(describe(settled))
@@ -63,6 +68,17 @@ def _settle(args, settings, stdin) -> int:
         print(f"  not settled ({unsettled.reason}): {unsettled.party_id} at {unsettled.interface}"
               f" {unsettled.interval.start:%Y-%m-%d %H:%M}+{unsettled.interval.duration_text()}")
     return 0
+
+
+def _as_of(text: str | None) -> datetime:
+    from service.cli.positions import _instant
+
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        return _instant(text)
+    except InvalidValueError as error:
+        raise CommandError(error.description) from error
 
 
 def settle_once(engine, market, window: Interval, now: datetime, actor: str):
