@@ -38,8 +38,9 @@ class SettlementForms(Protocol):
         """The energy products of a stored quote, as terms (price per kWh, interface, interval)."""
         ...
 
-    def delivery(self, terms: Terms) -> bytes:
-        """The stored form of an imbalance transaction on these terms."""
+    def delivery(self, terms: Terms) -> tuple[bytes, bytes]:
+        """The stored forms of an imbalance transaction on these terms: the party's view, the
+        balancing party's."""
         ...
 
 

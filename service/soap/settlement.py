@@ -40,8 +40,9 @@ class SettlementForms:
         return priced
 
     @staticmethod
-    def delivery(terms: Terms) -> bytes:
-        """The stored form (C14N) of an imbalance transaction on ``terms``, as its party sees it."""
+    def delivery(terms: Terms) -> tuple[bytes, bytes]:
+        """The stored forms (C14N) of an imbalance transaction on ``terms``: as its party sees
+        it, and as the balancing party does (the other side)."""
         power = m.element(
             q(POWER, "temixPower"),
             None,
@@ -68,7 +69,9 @@ class SettlementForms:
             m.element(q(EMIX, "marketContext"), terms.market_context),
             m.element(q(EMIX, "side"), terms.side.value),
         )
-        return etree.tostring(product, method="c14n")
+        party_form = etree.tostring(product, method="c14n")
+        product[-1].text = terms.side.opposite.value
+        return party_form, etree.tostring(product, method="c14n")
 
 
 def _elsewhere(uri: str) -> MarketContext:

@@ -13,7 +13,7 @@ energy, the price and where it came from) for statements and the conservation ch
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -115,7 +115,8 @@ class SettlementRepository:
     def book(self, market_context: str, market_currency: str | None, balancing_party_id: str, run_id: str,
              imbalances: list[Imbalance], delivery_form, now: datetime) -> list[Booked]:
         """Queue the imbalance transactions (tender, transaction, settlement row each), sent
-        with the unit's commit; ``delivery_form(terms)`` is a transaction's stored product."""
+        with the unit's commit; ``delivery_form(terms)`` gives the stored products (the party's
+        view, the balancing party's)."""
         if not imbalances:
             return []
         uow = self._uow
@@ -129,7 +130,7 @@ class SettlementRepository:
                 quantity_kw=imbalance.rate_kw, currency=currency,
             )
             transaction_id = f"imbalance-{settlement_pk}"
-            form = delivery_form(terms)  # as the party sees it; the tender is the balancing party's side
+            form, balancing_form = delivery_form(terms)  # the party's side, the balancing party's
             common = dict(
                 product_kind="energy", receipt_node=None, delivery_node=imbalance.interface,
                 market_context=market_context, currency=currency, start_at=imbalance.interval.start,
@@ -140,7 +141,7 @@ class SettlementRepository:
                 common, id=tender_pk, party_id=balancing_party_id, tender_id=transaction_id,
                 counterparty_id=imbalance.party_id, side=terms.side.opposite.value,
                 transactive_state=DELIVERY_STATE, remaining_kw=Decimal(0),
-                product_xml=delivery_form(replace(terms, side=terms.side.opposite)),
+                product_xml=balancing_form,
             ))
             transactions.append(dict(
                 common, id=transaction_pk, party_id=imbalance.party_id, transaction_id=transaction_id,

@@ -79,7 +79,7 @@ class Forms:
         return [Terms(Side.SELL, Interface("NODE-1"), market.uri, HOUR, Decimal(product_xml.decode()), Decimal(1), "EUR")]
 
     def delivery(self, terms):
-        return b"<delivery/>"
+        return b"<delivery/>", b"<delivery/>"
 
 
 def _uow(quotes=(), trades=None):
