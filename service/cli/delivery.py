@@ -59,6 +59,9 @@ class RowReader:
         self.rejected: list[tuple[int, str]] = []
         self.rejected_count = 0
         self.read = 0
+        # per-row work kept small: a million rows share a few markets and durations
+        self._steps = {uri: market.settlement_step for uri, market in markets.items()}
+        self._durations: dict = {}
         header = next(self.rows, None)
         if header is None:
             raise CommandError("the file is empty: it needs a header row (README, 'Metered delivery')")
@@ -109,12 +112,16 @@ class RowReader:
             raise InvalidValueError(f"market context {uri!r} is not registered")
         start = _instant(self._cell(row, "interval_start"), "interval_start")
         end_text, duration = self._cell(row, "interval_end"), self._cell(row, "duration")
-        end = _instant(end_text, "interval_end") if end_text else parse_duration(duration).end_from(start, market.tz)
+        if end_text:
+            end = _instant(end_text, "interval_end")
+        else:
+            length = self._durations.get(duration) or self._durations.setdefault(duration, parse_duration(duration))
+            end = length.end_from(start, market.tz)
         reading = MeterReading(
             self._cell(row, "party"), market.uri, self._cell(row, "interface"), start, end,
             _injection(self._cell(row, "injection")), energy(self._cell(row, "energy_kwh")),
         )
-        return check_reading(reading, market.settlement_step, market.tz)
+        return check_reading(reading, self._steps[market.uri], market.tz)
 
 
 def _instant(text: str, column: str) -> datetime:
