@@ -132,3 +132,42 @@ def test_intervals_whose_price_is_not_final_wait_for_the_next_run(service, engin
     assert (len(settled.intervals), settled.pending) == (0, 2)
     settled = settle_once(engine, market, Interval(T0, T0 + timedelta(hours=2)), T0 + timedelta(hours=1, minutes=10), "t")
     assert (len(settled.intervals), settled.pending) == (1, 1)
+
+
+def test_two_runs_at_once_queue_on_the_market_context_lock_and_book_each_imbalance_once(service, engine):
+    import threading
+    import time
+
+    with engine.begin() as conn:
+        set_balancing(conn, CTX, REP)
+    offer = msg.product(side="sell", quantity="2", price="0.1", start=_iso(T0))
+    assert service.call("/EiTender", msg.create_tender("t", REP, "party-B", ("t", offer))).code == "200"
+    take = msg.product(side="buy", quantity="2", price="0.1", start=_iso(T0), state="transaction")
+    assert service.call("/EiTransaction", msg.create_transaction("x", "party-B", REP, ("x", "t", take))).code == "200"
+    price = msg.product(side="sell", quantity="1", price="0.3", start=_iso(T0), state="publication")
+    assert service.call("/EiQuote", qmsg.create_quote("q", REP, CTX, ("rt", price)), as_party=REP).code == "200"
+    hour = Interval(T0, T0 + timedelta(hours=1))
+    _read(engine, CTX, [MeterReading("party-B", CTX, "NODE-1", hour.start, hour.end, False, Decimal("2.5"))])
+    market, runs = _market(engine, CTX), []
+    holder = engine.connect()
+    holder.exec_driver_sql("BEGIN")
+    holder.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtextextended('temix-settle:' || %s, 0))", (CTX,))
+    threads = [threading.Thread(target=lambda: runs.append(settle_once(engine, market, hour, T0 + timedelta(hours=2), "t")))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    waiting = 0
+    for _ in range(10_000):  # both runs wait for the lock the holder has
+        waiting = holder.exec_driver_sql(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").scalar()
+        if waiting == 2:
+            break
+        time.sleep(0.01)
+    assert waiting == 2
+    holder.exec_driver_sql("COMMIT")
+    holder.close()
+    for thread in threads:
+        thread.join()
+    assert sorted(len(run.transactions) for run in runs) == [0, 1]  # the second found nothing left
+    with engine.connect() as conn:
+        assert verify_conservation(conn) == [] and positions.verify(conn) == []
