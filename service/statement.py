@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from service.domain.errors import InvalidValueError
 from service.domain.intervals import Interval
 from service.domain.markets import MarketContext
 from service.domain.settlement import settlement_intervals
@@ -39,7 +40,10 @@ def build(engine, party_id: str, window: Interval, markets: dict[str, MarketCont
             market = markets.get(uri)
             if market is None or market.balancing_party_id == party_id:
                 continue  # the balancing party's position is what the others' imbalances leave it
-            intervals = settlement_intervals(window, market.settlement_step, market.tz)
+            try:
+                intervals = settlement_intervals(window, market.settlement_step, market.tz)
+            except InvalidValueError:  # a settlement interval no imbalance can be settled in
+                continue
             if not intervals:
                 continue
             positions = uow.settlements.position_energy(uri, intervals, party_id)

@@ -134,7 +134,8 @@ def _statement(args, settings, stdin) -> int:
     print(formats[args.format](found))
     if args.plot:
         statements.plot(found, Path(args.plot))
-        print(f"plot written to {args.plot}") if args.format == "table" else None
+        if args.format == "table":  # csv and json stay machine-readable
+            print(f"plot written to {args.plot}")
     return 0
 
 
