@@ -16,9 +16,6 @@ HTTP client, and one POST per message needs none.
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -31,6 +28,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.exc import DBAPIError
 
+from service.companion import serve_is_gone
 from service.domain.push import Attempted, after_attempt
 from service.soap import push as wire
 from service.soap.schema import SchemaSet
@@ -159,7 +157,7 @@ def follow(engine, settings, parent_pid: int | None = None, party_id: str | None
     database that cannot be reached is logged and tried again at the next pass."""
     deliver = http_delivery(settings)
     log.info("push worker started")
-    while parent_pid is None or os.getppid() == parent_pid:
+    while not serve_is_gone(parent_pid):
         try:
             push_until_done(engine, settings, party_id, deliver=deliver)
         except DBAPIError as error:  # the database is away: one line a pass, tried again
@@ -167,30 +165,3 @@ def follow(engine, settings, parent_pid: int | None = None, party_id: str | None
         except Exception:  # the worker outlives any one pass: logged, tried again
             log.exception("push pass failed")
         time.sleep(POLL_SECONDS)
-
-
-class BackgroundPusher:
-    """The push worker beside ``temix serve``: ``temix outbox push --follow`` as a process of
-    its own, on the database serve resolved (a child process, not a thread: the HTTP fronts
-    fork their workers, and a thread would be forked with them). Stopped with SIGTERM; it
-    also stops by itself when serve is gone."""
-
-    def __init__(self, settings):
-        self._settings = settings
-        self._process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        settings = self._settings
-        env = {**os.environ, "DATABASE_URL": settings.database_url, "TEMIX_PUSH_PARENT": str(os.getpid())}
-        command = [sys.executable, "-m", "service.cli", "outbox", "push", "--follow", "--data-dir", str(settings.data_dir)]
-        self._process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)
-
-    def stop(self) -> None:
-        if self._process is None or self._process.poll() is not None:
-            return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()

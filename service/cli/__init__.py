@@ -37,7 +37,7 @@ from typing import TextIO
 
 from sqlalchemy.exc import OperationalError
 
-from service.cli import audit, credentials, db, delivery, demo, export, market, outbox, party, positions, serve
+from service.cli import audit, credentials, db, delivery, demo, export, market, outbox, party, positions, serve, settle
 from service.cli.common import CommandError
 from service.cli.party import read_password
 from service.config import Settings, SettingsError
@@ -136,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_commands(commands, party_commands, common)
     delivery.add_commands(commands, common)
     export.add_commands(commands, common)
+    settle.add_commands(commands, common)
     return parser
 
 

@@ -2,7 +2,8 @@
 
     temix db upgrade           apply the migrations (every command that opens the database does)
     temix db check-positions   recompute every position from the transactions and compare; check
-                               that every exchange's position is flat
+                               that every exchange's position is flat, and that the balancing
+                               parties' imbalance transactions mirror the others' (settlement)
     temix db backup FILE       write the database to FILE (pg_dump, custom format), also while serving
     temix db restore FILE [--force]   load FILE into an empty database (pg_restore), then migrate
 """
@@ -28,7 +29,7 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     check = db_commands.add_parser(
         "check-positions", parents=[common],
         help="recompute every position from the transactions and compare with the stored ones;"
-        " check every exchange is flat",
+        " check every exchange is flat and every settlement conserves energy",
     )
     check.set_defaults(handler=_check_positions)
     backup = db_commands.add_parser(
@@ -60,9 +61,10 @@ def _db_upgrade(args, settings: Settings, stdin: TextIO) -> int:
 
 def _check_positions(args, settings: Settings, stdin: TextIO) -> int:
     from service.store.positions import verify
+    from service.store.settlement import verify_conservation
 
     with with_connection(settings) as conn:
-        problems = verify(conn)
+        problems = verify(conn) + verify_conservation(conn)
     for problem in problems:
         print(problem)
     print("positions agree with the transactions" if not problems else f"{len(problems)} positions disagree")

@@ -134,13 +134,11 @@ def _push(args, settings: Settings, stdin: TextIO) -> int:
 
 
 def _follow(engine, settings: Settings, party_id: str | None) -> int:
-    import os
-
+    from service.companion import serve_pid
     from service.push import follow
 
-    parent = os.environ.get("TEMIX_PUSH_PARENT")  # set by temix serve: stop when it is gone
     try:
-        follow(engine, settings, int(parent) if parent else None, party_id)
+        follow(engine, settings, serve_pid(), party_id)  # beside temix serve: until it is gone
     except (KeyboardInterrupt, SystemExit):  # Ctrl-C, SIGTERM: a pass cut short is sent again later
         pass
     return 0

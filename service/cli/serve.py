@@ -3,6 +3,7 @@
     temix serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--public-url URL]
                 [--allow-registrar-passwords] [--certfile FILE --keyfile FILE [--client-ca FILE]]
                 [--allow-insecure-password] [--app MODULE:FACTORY] [--no-push]
+                [--settle-every PT5M [--settle-lag PT15M]]
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import replace
 from typing import Any, TextIO
 
 from service.cli.common import CommandError, open_database
+from service.companion import Companion
 from service.config import Settings
 from service.soap.stacks import soap_endpoint_of
 
@@ -79,6 +81,15 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
         help="do not run the push worker, which sends fills to parties' callback URLs (env"
         " TEMIX_PUSH=no; default: run it; `temix outbox push` sends them instead)",
     )
+    serve_parser.add_argument(
+        "--settle-every", metavar="DURATION",
+        help="settle every market context that names a balancing party this often (temix settle, from the"
+        " start of yesterday UTC to now less --settle-lag), in a process of its own (default: never)",
+    )
+    serve_parser.add_argument(
+        "--settle-lag", metavar="DURATION", default="PT15M",
+        help="leave the latest intervals to later runs: meters report late (default PT15M)",
+    )
     serve_parser.set_defaults(handler=_serve)
 
 
@@ -91,10 +102,23 @@ def _serve(args, settings: Settings, stdin: TextIO) -> int:
         # fail here, not in every worker: an unloadable factory, or a SOAP stack not installed
         soap_endpoint_of(settings.soap_stack)
         _import_factory(args.app)
-        return serve(settings, args.app)
+        return serve(settings, args.app, _settle_schedule(args))
 
 
-def serve(settings: Settings, app_path: str = APP_FACTORY) -> int:
+def _settle_schedule(args) -> tuple | None:
+    from service.domain.errors import InvalidValueError
+    from service.domain.markets import exact_duration
+
+    if args.settle_every is None:
+        return None
+    try:
+        exact_duration(args.settle_every), exact_duration(args.settle_lag, allow_zero=True)
+    except InvalidValueError as error:
+        raise CommandError(f"--settle-every/--settle-lag: {error.description}") from error
+    return args.settle_every, args.settle_lag  # checked here, run by `temix settle --every`
+
+
+def serve(settings: Settings, app_path: str = APP_FACTORY, settle_schedule: tuple | None = None) -> int:
     """Open (or start) the database, migrate it, and serve the WSGI application of
     ``app_path`` (MODULE:FACTORY) with the front of ``settings.front`` until SIGINT/SIGTERM; then
     stop the embedded server, if we started it.
@@ -111,14 +135,16 @@ def serve(settings: Settings, app_path: str = APP_FACTORY) -> int:
         _log.info("temix serving %s", endpoint_urls(settings))
 
     check_port_free(settings)  # before starting anything: a clear message, not the front's
-    pusher = None
+    companions = []
     try:
         settings = replace(settings, database_url=open_database(settings))
         if settings.push:
-            from service.push import BackgroundPusher
-
-            pusher = BackgroundPusher(settings)
-            pusher.start()
+            companions.append(Companion(settings, "outbox", "push", "--follow"))
+        if settle_schedule is not None:
+            every, lag = settle_schedule
+            companions.append(Companion(settings, "settle", "--every", every, "--lag", lag))
+        for companion in companions:
+            companion.start()
         if settings.front == "gunicorn":
             from service.front.gunicorn_server import serve_gunicorn
 
@@ -130,8 +156,9 @@ def serve(settings: Settings, app_path: str = APP_FACTORY) -> int:
         return 0
     finally:
         # Workers are forked from inside the front: an exit of theirs passes through here.
-        if pusher is not None and os.getpid() == owner:
-            pusher.stop()
+        if os.getpid() == owner:
+            for companion in companions:
+                companion.stop()
         if embedded and os.getpid() == owner:
             if stop_embedded(settings.data_dir):
                 _log.info("embedded PostgreSQL server stopped")

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from service.demo.delivery import delivery_day
 from service.demo.parties import Agent, DemoError, Offer, Operator, Registrar, new_id
 from service.demo.report import DemoResult, report
 from service.demo.strategies import (
@@ -72,6 +73,8 @@ def main(base_url: str, *, out_dir: str | Path = "demo-out", data_dir: str | Pat
         agents = {role: Agent(base_url, ids[role], passwords[role], market_context, group) for role in ROLES}
         _trade(agents, ids, day_start, result)
         report(agents, day_start, Path(out_dir), result)
+        if isinstance(registry, Operator):  # meters and settlement are the operator's
+            delivery_day(base_url, agents, passwords, registry, day_start, Path(out_dir), result)
     finally:
         registry.finish()
     return result

@@ -43,6 +43,7 @@ PARTY_ENROLLED = "party.enrolled"
 PARTY_UNENROLLED = "party.unenrolled"
 MARKET_CONTEXT_ADDED = "market_context.added"
 MARKET_CONTEXT_SET = "market_context.set"
+SETTLEMENT_RUN = "settlement.run"  # temix settle, temix serve --settle-every
 DELIVERY_REPORTED = "delivery.reported"  # one per temix:eiReportDelivery, with its counts
 DELIVERY_IMPORTED = "delivery.imported"  # one per `temix delivery import`, with its counts
 

@@ -29,6 +29,10 @@ class MarketContext:
     option_granularity: str = "PT1H"
     exchange: bool = False  # runs an exchange: see service.domain.matching
     settlement_interval: str = "PT1H"  # meter readings and settlement: see service.domain.deliveries
+    # settlement (service.domain.settlement): the counterparty of imbalance transactions, and
+    # how long after an interval ends its real-time price may still be quoted
+    balancing_party_id: str | None = None
+    price_grace: str = "PT0S"
 
     def __post_init__(self):
         if not self.uri.strip():
@@ -41,6 +45,7 @@ class MarketContext:
         exact_duration(self.option_lead_time, allow_zero=True)
         exact_duration(self.option_granularity)
         settlement_step(self.settlement_interval)
+        exact_duration(self.price_grace, allow_zero=True)
         if self.currency is not None and (len(self.currency) != 3 or not self.currency.isalpha()):
             raise InvalidValueError(f"A currency is an ISO 4217 code like USD, not {self.currency!r}")
 
@@ -52,6 +57,11 @@ class MarketContext:
     def settlement_step(self) -> timedelta:
         """The elapsed length of its settlement intervals (the last of a short day is cut)."""
         return settlement_step(self.settlement_interval)
+
+    @property
+    def grace(self) -> timedelta:
+        """How long after an interval ends the balancing party's price for it still counts."""
+        return exact_duration(self.price_grace, allow_zero=True)
 
     @property
     def lead_time(self) -> timedelta:

@@ -30,6 +30,8 @@ def add_market_context(conn, context: MarketContext) -> bool:
                 option_granularity=context.option_granularity,
                 exchange=context.exchange,
                 settlement_interval=context.settlement_interval,
+                balancing_party_id=context.balancing_party_id,
+                price_grace=context.price_grace,
             )
             .on_conflict_do_nothing()
             .returning(market_context.c.market_context)
@@ -46,7 +48,7 @@ def list_market_contexts(conn) -> list[MarketContext]:
     rows = conn.execute(
         select(
             m.market_context, m.timezone, m.currency, m.energy_unit, m.option_lead_time, m.option_granularity, m.exchange,
-            m.settlement_interval,
+            m.settlement_interval, m.balancing_party_id, m.price_grace,
         )
         .order_by(m.market_context)
     )
@@ -73,6 +75,21 @@ def set_exchange(conn, uri: str, runs: bool) -> bool:
             .on_conflict_do_nothing(index_elements=[party.c.party_id])
         )
     return True
+
+
+def set_balancing(conn, uri: str, balancing_party_id: str | None = None, price_grace: str | None = None) -> bool:
+    """Name the balancing party and/or the price grace (None: unchanged); False if the URI is
+    not registered."""
+    values = {}
+    if balancing_party_id is not None:
+        values["balancing_party_id"] = balancing_party_id
+    if price_grace is not None:
+        values["price_grace"] = price_grace
+    found = conn.execute(
+        market_context.update().where(market_context.c.market_context == uri).values(**values)
+        .returning(market_context.c.market_context)
+    ).first()
+    return found is not None
 
 
 def set_settlement_interval(conn, uri: str, interval: str) -> bool:

@@ -292,6 +292,10 @@ market_context = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
     # the length of its meter readings' intervals (ISO 8601, dividing a day): see domain.deliveries
     Column("settlement_interval", Text, nullable=False, server_default=text("'PT1H'")),
+    # settlement (migration 0020): the counterparty of imbalance transactions, and how long after
+    # an interval ends its quoted real-time price may still be published
+    Column("balancing_party_id", Text, ForeignKey("party.party_id")),
+    Column("price_grace", Text, nullable=False, server_default=text("'PT0S'")),
 )
 
 # --- Service areas (geo-location) -------------------------------------------------------------
@@ -505,4 +509,35 @@ meter_reading_history = Table(
     Index(
         "ix_meter_reading_history_key", "party_id", "market_context", "interface", "interval_start", "injection"
     ),
+)
+
+# --- Settlement ---------------------------------------------------------------------------------
+# One row per imbalance transaction (``service.store.settlement``): the party, interface and
+# settlement interval it settled, the delivered and position energy it found, the price and
+# where the price came from ('quote:<quoteID>' or 'trade-<n>'). Never updated: a correction is
+# a new row.
+settlement = Table(
+    "settlement",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("market_context", Text, nullable=False),
+    Column("party_id", Text, ForeignKey("party.party_id"), nullable=False),
+    Column("balancing_party_id", Text, ForeignKey("party.party_id"), nullable=False),
+    Column("delivery_node", Text, nullable=False),
+    Column("start_at", DateTime(timezone=True), nullable=False),
+    Column("end_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_kwh", Numeric, nullable=False),
+    Column("position_kwh", Numeric, nullable=False),
+    Column("imbalance_kwh", Numeric, nullable=False),
+    Column("price_per_kwh", Numeric, nullable=False),
+    Column("currency", Text, nullable=False),  # '' for none
+    Column("price_source", Text, nullable=False),
+    Column("transaction_pk", BigInteger, ForeignKey("transaction.id"), nullable=False),
+    Column("run_id", Text, nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("imbalance_kwh <> 0", name="ck_settlement_imbalance"),
+    CheckConstraint("start_at < end_at", name="ck_settlement_interval"),
+    Index("ix_settlement_market_start", "market_context", "start_at"),
+    Index("ix_settlement_party_start", "party_id", "start_at"),
+    Index("ix_settlement_transaction", "transaction_pk", unique=True),
 )

@@ -44,6 +44,8 @@ from service.store.positions import PositionRepository
 from service.store.quotes import QuoteRepository
 from service.store.registrations import RegistrationRepository
 from service.store.requests import RequestLog
+from service.store.settlement import SettlementRepository
+from service.store.statements import StatementRepository
 from service.store.tenders import TenderRepository
 from service.store.transactions import TransactionRepository
 
@@ -68,6 +70,8 @@ class UnitOfWork:
         self.book = BookRepository(self)
         self.outbox = OutboxRepository(self)
         self.deliveries = DeliveryRepository(self)
+        self.settlements = SettlementRepository(self)
+        self.statements = StatementRepository(self)
 
     def __enter__(self) -> UnitOfWork:
         try:
@@ -156,6 +160,12 @@ class UnitOfWork:
         if self._conn is None:
             self._conn = Connection(self._engine, connection=self._pooled)
         return self._conn
+
+    def flush(self) -> None:
+        """Send the queued writes now, inside the transaction: a unit of work that writes
+        thousands of rows (a settlement run) sends them in pieces, not as one huge message."""
+        if self._queued:
+            self._send(None, begin=True)
 
     def commit(self) -> None:
         audited = self.audit.pending()  # the request's audit events travel with its COMMIT

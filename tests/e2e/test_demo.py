@@ -118,7 +118,11 @@ def test_the_example_script_runs_again_on_the_same_server(server, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "position in kW at" in done.stdout and "Costs, USD" in done.stdout
-    assert len(list(tmp_path.glob("*.png"))) == 4
+    assert len(list(tmp_path.glob("*.png"))) == 8  # each party's positions, and its statement
+    # the delivery day (the operator form): meters, real-time prices, settlement, statements
+    assert "settled 24 intervals" in done.stdout and "imbalance transactions" in done.stdout
+    assert done.stdout.count("statement of ") == 4 and "imbalance" in done.stdout
+    server.temix("db", "check-positions")
 
 
 def test_the_demo_cancels_its_registrations_at_the_end(outcome, server, registrar):

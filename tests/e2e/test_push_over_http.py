@@ -12,6 +12,7 @@ from pathlib import Path
 import requests
 
 from tests.support import messages as msg
+from tests.support.faults import cmdline, child_cmdlines, child_pids
 from tests.support.receiver import running_receiver
 from tests.support.server import running_server
 from tests.support.soap import Reply, check_reply
@@ -51,23 +52,14 @@ def test_the_serve_push_worker_delivers_each_fill_to_its_partys_endpoint(server)
         assert message.request_id == row["request_id"] == "push-" + message.transaction_id
 
 
-def _children_cmdlines(pid: int) -> list[bytes]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            children = (task / "children").read_text().split()
-        except FileNotFoundError:  # a thread that ended since the folder was listed
-            continue
-        for child in children:
-            try:
-                found.append(Path(f"/proc/{child}/cmdline").read_bytes())
-            except OSError:
-                continue
-    return found
-
-
 def test_serve_runs_the_push_worker_beside_its_workers_unless_told_not_to(server):
-    pushers = [line for line in _children_cmdlines(server.pid) if b"outbox\x00push\x00--follow" in line]
-    assert len(pushers) == 1, _children_cmdlines(server.pid)
-    with running_server("--no-push", prefix="temix-e2e-nopush-") as quiet:
-        assert not [line for line in _children_cmdlines(quiet.pid) if b"outbox" in line]
+    pushers = [line for line in child_cmdlines(server.pid) if b"outbox\x00push\x00--follow" in line]
+    assert len(pushers) == 1, child_cmdlines(server.pid)
+    assert not [line for line in child_cmdlines(server.pid) if b"\x00settle\x00" in line]
+    with running_server("--no-push", "--settle-every", "PT1H", prefix="temix-e2e-nopush-") as quiet:
+        assert not [line for line in child_cmdlines(quiet.pid) if b"outbox" in line]
+        settlers = [line for line in child_cmdlines(quiet.pid) if b"settle\x00--every\x00PT1H\x00--lag\x00PT15M" in line]
+        assert len(settlers) == 1, child_cmdlines(quiet.pid)
+        settler_pids = [pid for pid in child_pids(quiet.pid) if b"\x00settle\x00" in cmdline(pid)]
+    time.sleep(1)  # serve stopped its companions before it ended
+    assert not any(Path(f"/proc/{pid}").exists() and b"settle" in cmdline(pid) for pid in settler_pids)

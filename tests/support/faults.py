@@ -35,18 +35,26 @@ RETRY_FOR = 90  # seconds a request may keep failing before the test gives up on
 
 def worker_pids(server_pid: int) -> set[int]:
     """The server process's children that serve (not an embedded postgres or pg_ctl)."""
+    # nor serve's companions: `temix outbox push --follow`, `temix settle --every` (service/companion.py)
+    others = (b"postgres", b"pg_ctl", b"\x00outbox\x00", b"\x00settle\x00")
+    return {pid for pid in child_pids(server_pid) if not any(name in cmdline(pid) for name in others)}
+
+
+def child_pids(server_pid: int) -> set[int]:
     children: set[int] = set()
     for task in Path(f"/proc/{server_pid}/task").iterdir():
         try:
             children.update(int(pid) for pid in (task / "children").read_text().split())
         except FileNotFoundError:  # a thread that ended since the folder was listed
             continue
-    # not the push worker either (`temix outbox push --follow`, service/push.py)
-    others = (b"postgres", b"pg_ctl", b"outbox")
-    return {pid for pid in children if not any(name in _cmdline(pid) for name in others)}
+    return children
 
 
-def _cmdline(pid: int) -> bytes:
+def child_cmdlines(server_pid: int) -> list[bytes]:
+    return [cmdline(pid) for pid in child_pids(server_pid)]
+
+
+def cmdline(pid: int) -> bytes:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:

@@ -1,0 +1,80 @@
+"""The products settlement reads and makes (``service.handlers.settlement.SettlementForms``):
+prices out of a balancing party's stored quotes, and the stored form of an imbalance
+transaction.
+
+An imbalance transaction's product is an emix:product with transactive state ``delivery``,
+its price per kWh and its emix:quantity the imbalance energy in kWh (power:energyReal with
+siScaleCode k and no power item, as a published price's energy): a meter measures energy, and
+its power attributes (hertz, voltage) are unknown. The rate (energy / duration) is the
+transaction row's, as positions use it.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from service.domain.errors import TemixError
+from service.domain.markets import MarketContext
+from service.domain.settlement import DELIVERY_STATE
+from service.domain.tenders import Terms
+from service.domain.units import energy_kwh
+from service.soap import mapping as m
+from service.soap.ns import EMIX, MIN, POWER, SCALE, q
+
+
+class SettlementForms:
+    @staticmethod
+    def quoted_prices(product_xml: bytes, market: MarketContext) -> list[Terms]:
+        """The terms of each product of a stored quote (its products one after another) that
+        prices energy in this market context; products that do not read (another market
+        context, a transport product) are skipped, not refused: a quote is no order."""
+        holder = etree.fromstringlist([b"<stored>", product_xml, b"</stored>"])
+        priced = []
+        for product in holder:
+            try:
+                terms = m.read_product(product, lambda uri: market if uri == market.uri else _elsewhere(uri)).terms
+            except TemixError:
+                continue
+            if terms.interface.receipt_node is None:
+                priced.append(terms)
+        return priced
+
+    @staticmethod
+    def delivery(terms: Terms) -> tuple[bytes, bytes]:
+        """The stored forms (C14N) of an imbalance transaction on ``terms``: as its party sees
+        it, and as the balancing party does (the other side)."""
+        power = m.element(
+            q(POWER, "temixPower"),
+            None,
+            m.interface_element("", terms.interface.delivery_node),
+            m.element(q(EMIX, "price"), None, m.element(q(EMIX, "value"), m.format_decimal(terms.price_per_kwh))),
+            m.element(
+                q(POWER, "energyReal"),
+                None,
+                m.element(q(POWER, "itemDescription"), "RealEnergy"),
+                m.element(q(POWER, "itemUnits"), "Wh"),
+                m.element(q(SCALE, "siScaleCode"), "k"),
+            ),
+            m.element(q(EMIX, "quantity"), m.format_decimal(energy_kwh(terms.quantity_kw, terms.interval))),
+        )
+        product = m.element(
+            q(EMIX, "product"),
+            None,
+            m.element(q(MIN, "dtStart"), None, m.element(q(MIN, "dateTime"), m.format_instant(terms.interval.start))),
+            m.element(q(MIN, "duration"), terms.interval.duration_text()),
+            power,
+            m.element(q(EMIX, "uid"), "imbalance"),
+            m.element(q(EMIX, "transactiveState"), DELIVERY_STATE),
+            *([m.element(q(EMIX, "currency"), terms.currency)] if terms.currency else []),
+            m.element(q(EMIX, "marketContext"), terms.market_context),
+            m.element(q(EMIX, "side"), terms.side.value),
+        )
+        party_form = etree.tostring(product, method="c14n")
+        product[-1].text = terms.side.opposite.value
+        return party_form, etree.tostring(product, method="c14n")
+
+
+def _elsewhere(uri: str) -> MarketContext:
+    from service.domain.errors import UnknownMarketContextError
+
+    raise UnknownMarketContextError(f"{uri!r} is another market context")
