@@ -30,7 +30,7 @@ from service.auth.certificates import PLAIN, Transport
 from service.auth.wssecurity import Authenticator, read_username_token
 from service.domain.errors import RequestIdReusedError, TemixError
 from service.domain.markets import MarketContext
-from service.handlers import Context, NewCredentials, markets, options, positions, quotes, registrations, tenders, transactions
+from service.handlers import Context, NewCredentials, exchange, markets, options, positions, quotes, registrations, tenders, transactions
 from service.observe import current
 from service.soap import mapping as m
 from service.soap import quotes as wq
@@ -176,6 +176,12 @@ TABLE = (
         w.reply(q(PYLD, "eiCanceledPartyRegistration"), w.responding_party, w.named(w.REGISTREE), w.named(w.REGISTRAR), w.response),
         idempotent=True,
         echoes=(w.REGISTREE, w.REGISTRAR),
+    ),
+    Operation(
+        "EiRequestBook", q(TEMIX, "eiRequestBook"), "EiTender",
+        readers.request_book, exchange.request_book,
+        w.reply(q(TEMIX, "eiReplyBook"), w.response, w.requestor, w.books),
+        idempotent=False,
     ),
 )
 

@@ -5,6 +5,9 @@ All in the request's one database transaction: the books are locked (in one orde
 tender is matched against the resting orders it crosses, its fills become transactions of
 both sides with the exchange, at the resting order's price, with both positions updated;
 what is left rests. A refusal undoes all of it.
+
+EiRequestBook (extension) shows a market context's books to its enrolled parties: price
+levels only, never who rests there nor their tenderIDs.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from decimal import Decimal
 
 from service.domain import audit
 from service.domain.audit import Subject
-from service.domain.commands import CreatedTender, CreateTender
-from service.domain.errors import InvalidValueError, NotFoundError
-from service.domain.matching import BookKey, Entered, Order, describe_entered, filled_kw, match
+from service.domain.commands import CreatedTender, CreateTender, OrderBooks, RequestBook, ok_description
+from service.domain.errors import InvalidValueError, NotFoundError, NotPermittedError, UnknownMarketContextError
+from service.domain.matching import BookDepth, BookKey, Entered, Order, describe_entered, filled_kw, match
+from service.domain.tenders import Side
 from service.domain.positions import changes_for_transaction
 from service.domain.products import Product
 from service.domain.quotes import published
@@ -88,3 +92,26 @@ def _check_order(tender_id: str, product: Product, market_uri: str, ctx: Context
             f"Tender {tender_id!r}: the book of its interval closed when its delivery started "
             f"at {product.terms.interval.start.isoformat()}"
         )
+
+
+def request_book(cmd: RequestBook, uow, ctx: Context) -> OrderBooks:
+    """The best price levels of the market context's open books, for a party enrolled in it
+    (read in the request's transaction: an enrolment just made is seen at once). A market
+    context whose exchange stopped still shows the orders resting in its books."""
+    found = uow.market_contexts.as_seen_by(ctx.party_id, [cmd.market_context])
+    if cmd.market_context not in found:
+        raise UnknownMarketContextError(f"Market context {cmd.market_context!r} is not registered with this service")
+    if not found[cmd.market_context][1]:
+        raise NotPermittedError(
+            f"You are not enrolled in market context {cmd.market_context!r}: its books are for its parties"
+        )
+    levels = uow.book.levels(
+        cmd.market_context, ctx.now, cmd.depth, ctx.max_items + 1, cmd.product_kind, cmd.interface, cmd.window
+    )
+    books: dict[BookKey, BookDepth] = {}
+    for key, side, level in levels[: ctx.max_items]:
+        book = books.get(key) or BookDepth(key)
+        books[key] = (
+            replace(book, bids=book.bids + (level,)) if side is Side.BUY else replace(book, offers=book.offers + (level,))
+        )
+    return OrderBooks(tuple(books.values()), ok_description(len(levels), ctx.max_items))

@@ -8,7 +8,8 @@ several takes their locks, always in one order). EiCancelTender takes the same l
 cancellation and a fill of one order queue on the book, never on each other's rows.
 
 The crossing orders are read from the book index (migration 0017) best first, in pages:
-an order that does not cross reads one empty page.
+an order that does not cross reads one empty page. The book view (``levels``) reads the
+same index, by its market context prefix (and node and interval when the request names them).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from service.domain.matching import BookKey, Order
+from service.domain.intervals import Interval
+from service.domain.matching import BookKey, Order, PriceLevel
 from service.domain.tenders import Side
 
 PAGE = 50
@@ -62,6 +64,32 @@ _CROSSING = (
 _SIDES = {  # the resting side: how a price crosses, the page after (price, id), the order
     Side.SELL: ("<=", " AND (t.price_per_kwh, t.id) > (%s, %s)", "ASC"),
     Side.BUY: (">=", " AND (t.price_per_kwh < %s OR (t.price_per_kwh = %s AND t.id > %s))", "DESC"),
+}
+
+
+# The price levels of a market context's open books: the resting orders summed per (book,
+# side, price), each side's levels numbered best first, the first few of each kept; {narrow}
+# is the filters the request names (one prepared statement per set of them, so each is
+# planned with its own index conditions). Books whose delivery started are closed.
+_LEVELS = (
+    "SELECT product_kind, receipt_node, delivery_node, start_at, end_at, currency, side, price, rate_kw, orders"
+    " FROM (SELECT t.product_kind, coalesce(t.receipt_node, '') AS receipt_node, t.delivery_node, t.start_at,"
+    " t.end_at, coalesce(t.currency, '') AS currency, t.side, t.price_per_kwh AS price,"
+    " sum(t.remaining_kw) AS rate_kw, count(*) AS orders,"
+    " row_number() OVER (PARTITION BY t.product_kind, coalesce(t.receipt_node, ''), t.delivery_node, t.start_at,"
+    " t.end_at, coalesce(t.currency, ''), t.side"
+    " ORDER BY CASE WHEN t.side = 'sell' THEN t.price_per_kwh ELSE -t.price_per_kwh END) AS level"
+    " FROM tender t"
+    f" WHERE t.market_context = %s AND {_IN_BOOK} AND t.start_at > %s"
+    " AND (t.expires_at IS NULL OR t.expires_at > %s){narrow}"
+    " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) levels"
+    " WHERE level <= %s ORDER BY start_at, end_at, delivery_node, receipt_node, product_kind, currency, side, level"
+    " LIMIT %s"
+)
+_NARROW = {
+    "node": " AND t.delivery_node = %s AND coalesce(t.receipt_node, '') = %s",
+    "kind": " AND t.product_kind = %s",
+    "window": " AND t.start_at < %s AND t.end_at > %s",
 }
 
 
@@ -110,3 +138,39 @@ class BookRepository:
                 return
             last_price, last_pk = rows[-1][2], rows[-1][0]
             after = [last_price, last_pk] if side is Side.SELL else [last_price, last_price, last_pk]
+
+    def levels(
+        self,
+        market_context: str,
+        now: datetime,
+        depth: int,
+        limit: int,
+        product_kind: str | None = None,
+        interface: tuple[str, str] | None = None,
+        window: Interval | None = None,
+    ) -> list[tuple[BookKey, Side, PriceLevel]]:
+        """The best ``depth`` price levels of each side of each open book of the market
+        context, narrowed by product kind, interface (receipt node, '' for one node; delivery
+        node) and a window the delivery interval overlaps; by book, then side, best first;
+        at most ``limit`` levels."""
+        uow = self._uow
+        narrow, params = [], [market_context, now, now]
+        for name, given, values in (
+            ("node", interface, interface and interface[::-1]),
+            ("kind", product_kind, (product_kind,)),
+            ("window", window, window and (window.end, window.start)),
+        ):
+            if given is not None:
+                narrow.append(name)
+                params += values
+        query = _LEVELS.format(narrow="".join(_NARROW[name] for name in narrow))
+        name = "_".join(["temix_book_levels", *narrow])
+        rows = uow.fetch(uow.sql(name, query, params + [depth, limit]))
+        return [
+            (
+                BookKey(market_context, kind, receipt_node, delivery_node, start_at, end_at, currency),
+                Side(side),
+                PriceLevel(price, rate_kw, orders),
+            )
+            for kind, receipt_node, delivery_node, start_at, end_at, currency, side, price, rate_kw, orders in rows
+        ]

@@ -25,6 +25,7 @@ from service.domain.commands import (
     DistributedTender,
     ExercisedOption,
     MarketContextTerms,
+    OrderBooks,
     PositionReport,
     RegistrationList,
     TenderList,
@@ -40,6 +41,7 @@ from service.domain.quotes import (
     TradePrice,
 )
 from service.domain.markets import MarketContext
+from service.domain.matching import BookDepth, BookKey, PriceLevel
 from service.domain.registrations import Memberships, Registration
 from service.soap.schema import SchemaSet
 from service.soap.writers import Answer
@@ -143,7 +145,7 @@ def wsdl_operations() -> dict[str, dict]:
 
 def test_every_wsdl_operation_has_a_row_and_every_row_a_wsdl_operation():
     published = wsdl_operations()
-    assert len(published) == 15
+    assert len(published) == 16
     assert sorted(published) == sorted(pipeline.OPERATIONS)
     for operation in pipeline.TABLE:
         assert published[operation.name] == dict(
@@ -199,6 +201,14 @@ RESULTS = {
         Registration("reg-2", "party-B", "party-A", Memberships(), datetime(2030, 1, 1, tzinfo=UTC)),
     )),
     "EiCancelPartyRegistration": CanceledRegistration(("reg-1",)),
+    "EiRequestBook": OrderBooks((
+        BookDepth(
+            BookKey(msg.CTX, "energy", "", "NODE-1", datetime(2030, 1, 1, 10, tzinfo=UTC),
+                    datetime(2030, 1, 1, 11, tzinfo=UTC), "USD"),
+            bids=(PriceLevel(Decimal("0.08"), Decimal("2.5"), 2),),
+            offers=(PriceLevel(Decimal("0.09"), Decimal("1"), 1), PriceLevel(Decimal("0.1"), Decimal("3"), 2)),
+        ),
+    )),
 }
 
 
