@@ -159,3 +159,29 @@ def test_the_reply_lists_levels_without_parties_or_tender_ids_and_is_schema_vali
     assert energy.find(q(TEMIX, "bid")) is None and transport.find(q(TEMIX, "offer")) is None
     refused = pipeline.OPERATIONS["EiRequestBook"].write(Answer("r1", "party-A", None, code="403"), None)
     assert schemas.errors(refused) == [] and refused.find(q(TEMIX, "book")) is None
+
+
+def test_the_readmes_example_is_what_the_service_reads_and_writes(schemas):
+    from service.config import REPO_ROOT
+
+    text = (REPO_ROOT / "README.md").read_text()
+    section = text[text.index("**The book view: EiRequestBook**"):]
+    section = section[: section.index("Not built yet")]
+    envelope, written_reply = (
+        etree.fromstring(block.split("```", 1)[0].replace("<wsse:Security>...</wsse:Security>", "").encode())
+        for block in section.split("```xml\n")[1:]
+    )
+    payload = envelope.find("{http://schemas.xmlsoap.org/soap/envelope/}Body")[0]
+    assert schemas.errors(payload) == [] and schemas.errors(written_reply) == []
+    asked = readers.request_book(payload, readers.Reading(lambda uri: None))
+    assert asked == RequestBook(CTX, interface=("", "NODE-1"), depth=2)
+    uow = uow_with(
+        ("party-A", "a1", product("sell", "5", "0.10")),
+        ("party-C", "c1", product("sell", "5", "0.09")),
+        ("party-A", "a2", product("sell", "4", "0.09")),
+        ("party-B", "b1", product("buy", "1", "0.08")),
+    )
+    uow.parties["party-C"] = Party(market_contexts={CTX})
+    reply = pipeline.OPERATIONS["EiRequestBook"].write(Answer("book-1", "party-B", None), request_book(asked, uow, context("party-B")))
+    canonical = lambda e: etree.canonicalize(etree.tostring(e).decode(), strip_text=True, rewrite_prefixes=True)  # noqa: E731
+    assert canonical(reply) == canonical(written_reply)
