@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from service.demo.exchange import trade_on_exchange
 from service.demo.parties import Agent, DemoError, Offer, Operator, Registrar, new_id
 from service.demo.report import DemoResult, report
 from service.demo.strategies import (
@@ -72,6 +73,7 @@ def main(base_url: str, *, out_dir: str | Path = "demo-out", data_dir: str | Pat
         agents = {role: Agent(base_url, ids[role], passwords[role], market_context, group) for role in ROLES}
         _trade(agents, ids, day_start, result)
         report(agents, day_start, Path(out_dir), result)
+        trade_on_exchange(agents, day_start + 24 * HOUR, result)
     finally:
         registry.finish()
     return result
@@ -225,7 +227,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="read the registrar's password from standard input (else env TEMIX_REGISTRAR_PASSWORD)")
     parser.add_argument("--market-context", metavar="URI",
                         help=f"with --registrar: the market context to trade in (default {DEMO_MARKET_CONTEXT};"
-                        " the server's operator registers it)")
+                        " the server's operator registers it, with --exchange for the exchange day)")
 
 
 
