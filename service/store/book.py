@@ -8,8 +8,8 @@ several takes their locks, always in one order). EiCancelTender takes the same l
 cancellation and a fill of one order queue on the book, never on each other's rows.
 
 The crossing orders are read from the book index (migration 0017) best first, in pages:
-an order that does not cross reads one empty page. The book view (``levels``) reads the
-same index, by its market context prefix (and node and interval when the request names them).
+an order that does not cross reads one empty page. The book view (``levels``) walks the
+same index: one probe per book side and per price level shown, and the orders at those levels.
 """
 
 from __future__ import annotations
@@ -67,30 +67,78 @@ _SIDES = {  # the resting side: how a price crosses, the page after (price, id),
 }
 
 
-# The price levels of a market context's open books: the resting orders summed per (book,
-# side, price), each side's levels numbered best first, the first few of each kept; {narrow}
-# is the filters the request names (one prepared statement per set of them, so each is
-# planned with its own index conditions). Books whose delivery started are closed.
+# The book view walks the book index instead of reading whole books: the (node, interval,
+# side) prefixes of the market context's open books one index probe each (a loose index
+# scan), then each prefix's distinct prices best first, one probe each, up to the depth; then
+# the orders at each price found, summed per product. A prefix holding books of several
+# products (energy and transport delivered at one node and hour, two currencies) shares its
+# depth among them. The filters the request names are part of the text: one prepared
+# statement per set of them.
+_PREFIXES = (
+    "WITH RECURSIVE sides AS ("
+    "(SELECT t.delivery_node, t.start_at, t.end_at, t.side FROM tender t WHERE {scope} ORDER BY 1, 2, 3, 4 LIMIT 1)"
+    " UNION ALL SELECT n.* FROM sides s CROSS JOIN LATERAL (SELECT t.delivery_node, t.start_at, t.end_at, t.side"
+    " FROM tender t WHERE {scope}"
+    " AND (t.delivery_node, t.start_at, t.end_at, t.side) > (s.delivery_node, s.start_at, s.end_at, s.side)"
+    " ORDER BY 1, 2, 3, 4 LIMIT 1) n)"
+)
+_AT = (
+    "t.market_context = %s AND t.delivery_node = {w}.delivery_node AND t.start_at = {w}.start_at"
+    f" AND t.end_at = {{w}}.end_at AND t.side = {{w}}.side AND {_IN_BOOK}"
+    " AND (t.expires_at IS NULL OR t.expires_at > %s){products}"
+)
+_PRICE = (
+    "CASE WHEN {w}.side = 'sell' THEN (SELECT min(t.price_per_kwh) FROM tender t WHERE {at}{beyond_sell})"
+    " ELSE (SELECT max(t.price_per_kwh) FROM tender t WHERE {at}{beyond_buy}) END"
+)
 _LEVELS = (
-    "SELECT product_kind, receipt_node, delivery_node, start_at, end_at, currency, side, price, rate_kw, orders"
-    " FROM (SELECT t.product_kind, coalesce(t.receipt_node, '') AS receipt_node, t.delivery_node, t.start_at,"
-    " t.end_at, coalesce(t.currency, '') AS currency, t.side, t.price_per_kwh AS price,"
-    " sum(t.remaining_kw) AS rate_kw, count(*) AS orders,"
-    " row_number() OVER (PARTITION BY t.product_kind, coalesce(t.receipt_node, ''), t.delivery_node, t.start_at,"
-    " t.end_at, coalesce(t.currency, ''), t.side"
-    " ORDER BY CASE WHEN t.side = 'sell' THEN t.price_per_kwh ELSE -t.price_per_kwh END) AS level"
-    " FROM tender t"
-    f" WHERE t.market_context = %s AND {_IN_BOOK} AND t.start_at > %s"
-    " AND (t.expires_at IS NULL OR t.expires_at > %s){narrow}"
-    " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) levels"
-    " WHERE level <= %s ORDER BY start_at, end_at, delivery_node, receipt_node, product_kind, currency, side, level"
+    "{prefixes}, walk AS (SELECT s.delivery_node, s.start_at, s.end_at, s.side, 1 AS level, {best} AS price"
+    " FROM sides s{overlaps}"
+    " UNION ALL SELECT w.delivery_node, w.start_at, w.end_at, w.side, w.level + 1, {next}"
+    " FROM walk w WHERE w.price IS NOT NULL AND w.level < %s)"
+    " SELECT a.product_kind, a.receipt_node, w.delivery_node, w.start_at, w.end_at, a.currency, w.side, w.price,"
+    " a.rate_kw, a.orders FROM walk w CROSS JOIN LATERAL (SELECT t.product_kind,"
+    " coalesce(t.receipt_node, '') AS receipt_node, coalesce(t.currency, '') AS currency,"
+    " sum(t.remaining_kw) AS rate_kw, count(*) AS orders FROM tender t WHERE {at_w} AND t.price_per_kwh = w.price"
+    " GROUP BY 1, 2, 3) a WHERE w.price IS NOT NULL"
+    " ORDER BY w.start_at, w.end_at, w.delivery_node, a.receipt_node, a.product_kind, a.currency, w.side, w.level"
     " LIMIT %s"
 )
-_NARROW = {
-    "node": " AND t.delivery_node = %s AND coalesce(t.receipt_node, '') = %s",
-    "kind": " AND t.product_kind = %s",
-    "window": " AND t.start_at < %s AND t.end_at > %s",
-}
+
+
+def _levels_query(market_context, now, depth, limit, product_kind, interface, window) -> tuple[str, str, list]:
+    """(statement name, template, parameters) of the book view for the filters given."""
+    scope, scope_params = f"t.market_context = %s AND {_IN_BOOK} AND t.start_at > %s", [market_context, now]
+    products, product_params = "", []
+    if interface is not None:
+        scope += " AND t.delivery_node = %s"
+        scope_params.append(interface[1])
+        products += " AND coalesce(t.receipt_node, '') = %s"
+        product_params.append(interface[0])
+    if product_kind is not None:
+        products += " AND t.product_kind = %s"
+        product_params.append(product_kind)
+    if window is not None:
+        scope += " AND t.start_at < %s"
+        scope_params.append(window.end)
+    at_params = [market_context, now, *product_params]
+
+    def at(w: str) -> str:
+        return _AT.format(w=w, products=products)
+
+    def price(w: str, beyond: bool) -> str:
+        return _PRICE.format(w=w, at=at(w), beyond_sell=f" AND t.price_per_kwh > {w}.price" if beyond else "",
+                             beyond_buy=f" AND t.price_per_kwh < {w}.price" if beyond else "")
+
+    template = _LEVELS.format(
+        prefixes=_PREFIXES.format(scope=scope), best=price("s", False), next=price("w", True), at_w=at("w"),
+        overlaps=" WHERE s.end_at > %s" if window is not None else "",
+    )
+    params = [*scope_params, *scope_params, *at_params, *at_params]
+    params += [window.start] if window is not None else []
+    params += [*at_params, *at_params, depth, *at_params, limit]
+    shape = "".join(letter for letter, given in (("i", interface), ("k", product_kind), ("w", window)) if given)
+    return f"temix_book_levels_{shape or 'all'}", template, params
 
 
 @dataclass(frozen=True)
@@ -154,18 +202,8 @@ class BookRepository:
         node) and a window the delivery interval overlaps; by book, then side, best first;
         at most ``limit`` levels."""
         uow = self._uow
-        narrow, params = [], [market_context, now, now]
-        for name, given, values in (
-            ("node", interface, interface and interface[::-1]),
-            ("kind", product_kind, (product_kind,)),
-            ("window", window, window and (window.end, window.start)),
-        ):
-            if given is not None:
-                narrow.append(name)
-                params += values
-        query = _LEVELS.format(narrow="".join(_NARROW[name] for name in narrow))
-        name = "_".join(["temix_book_levels", *narrow])
-        rows = uow.fetch(uow.sql(name, query, params + [depth, limit]))
+        name, query, params = _levels_query(market_context, now, depth, limit, product_kind, interface, window)
+        rows = uow.fetch(uow.sql(name, query, params))
         return [
             (
                 BookKey(market_context, kind, receipt_node, delivery_node, start_at, end_at, currency),
