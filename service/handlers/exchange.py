@@ -36,17 +36,22 @@ def enter_book(cmd: CreateTender, uow, ctx: Context, market_uri: str) -> Created
     for offer in cmd.offers:
         _check_order(offer.tender_id, offer.product, market_uri, ctx)
     orders = [offer for offer in cmd.offers if not offer.product.is_quote]  # quotes never match
-    pks = uow.book.enter(sorted({BookKey.of(offer.product.terms) for offer in orders}), len(cmd.offers))
+    uow.book.enter(sorted({BookKey.of(offer.product.terms) for offer in orders}))
+    pks: list[int | None] = [None] * len(cmd.offers)  # ids reserved at the first fill: it names them
     exchange_id = cmd.counterparty_id
     entered, kept, made, changes, trades = [], [], {}, [], []
-    for offer, pk in zip(cmd.offers, pks):
+    for index, offer in enumerate(cmd.offers):
         terms = offer.product.terms
         if offer.product.is_quote:
             entered.append(Entered(offer.tender_id, terms.quantity_kw, Decimal(0), 0, quote=True))
-            kept.append((pk, terms.quantity_kw))
+            kept.append(terms.quantity_kw)
             continue
-        incoming = Order(pk, ctx.party_id, terms.side, terms.price_per_kwh, terms.quantity_kw, offer.product.integral_only)
+        incoming = Order(0, ctx.party_id, terms.side, terms.price_per_kwh, terms.quantity_kw, offer.product.integral_only)
         fills = match(incoming, uow.book.crossing(BookKey.of(terms), incoming, ctx.now))
+        if fills and pks[index] is None:
+            pks = uow.book.reserve(len(cmd.offers))
+        if fills:
+            incoming = replace(incoming, ref=pks[index])
         for fill in fills:
             resting = fill.resting
             uow.tenders.take(resting.ref, fill.quantity_kw)
@@ -67,8 +72,8 @@ def enter_book(cmd: CreateTender, uow, ctx: Context, market_uri: str) -> Created
                 changes += changes_for_transaction(exchange_id, order.party_id, deal)
         done = filled_kw(fills)
         entered.append(Entered(offer.tender_id, terms.quantity_kw, done, len(fills)))
-        kept.append((pk, DECIMAL_CONTEXT.subtract(terms.quantity_kw, done)))
-    uow.tenders.add(ctx.party_id, ctx.request_id, exchange_id, cmd.offers, entered=kept)
+        kept.append(DECIMAL_CONTEXT.subtract(terms.quantity_kw, done))
+    uow.tenders.add(ctx.party_id, ctx.request_id, exchange_id, cmd.offers, entered=list(zip(pks, kept)))
     for offer, done in zip(cmd.offers, entered):
         details = dict(audit.product_details(offer.product), filled_kw=audit.amount(done.filled_kw))
         uow.audit.record(audit.TENDER_CREATED, Subject(ctx.party_id, exchange_id, offer.tender_id), details)

@@ -76,11 +76,12 @@ _SIDES = {  # the resting side: how a price crosses, the page after (price, id),
 # statement per set of them.
 _PREFIXES = (
     "WITH RECURSIVE sides AS ("
-    "(SELECT t.delivery_node, t.start_at, t.end_at, t.side FROM tender t WHERE {scope} ORDER BY 1, 2, 3, 4 LIMIT 1)"
+    "(SELECT t.delivery_node, t.start_at, t.end_at, t.side FROM tender t WHERE t.market_context = %s"
+    f" AND {_IN_BOOK}{{first}} ORDER BY 1, 2, 3, 4 LIMIT 1)"
     " UNION ALL SELECT n.* FROM sides s CROSS JOIN LATERAL (SELECT t.delivery_node, t.start_at, t.end_at, t.side"
-    " FROM tender t WHERE {scope}"
+    f" FROM tender t WHERE t.market_context = %s AND {_IN_BOOK}{{node}}"
     " AND (t.delivery_node, t.start_at, t.end_at, t.side) > (s.delivery_node, s.start_at, s.end_at, s.side)"
-    " ORDER BY 1, 2, 3, 4 LIMIT 1) n)"
+    " ORDER BY 1, 2, 3, 4 LIMIT 1) n{stop})"
 )
 _AT = (
     "t.market_context = %s AND t.delivery_node = {w}.delivery_node AND t.start_at = {w}.start_at"
@@ -93,7 +94,7 @@ _PRICE = (
 )
 _LEVELS = (
     "{prefixes}, walk AS (SELECT s.delivery_node, s.start_at, s.end_at, s.side, 1 AS level, {best} AS price"
-    " FROM sides s{overlaps}"
+    " FROM sides s WHERE s.start_at > %s{within}"
     " UNION ALL SELECT w.delivery_node, w.start_at, w.end_at, w.side, w.level + 1, {next}"
     " FROM walk w WHERE w.price IS NOT NULL AND w.level < %s)"
     " SELECT a.product_kind, a.receipt_node, w.delivery_node, w.start_at, w.end_at, a.currency, w.side, w.price,"
@@ -107,20 +108,25 @@ _LEVELS = (
 
 
 def _levels_query(market_context, now, depth, limit, product_kind, interface, window) -> tuple[str, str, list]:
-    """(statement name, template, parameters) of the book view for the filters given."""
-    scope, scope_params = f"t.market_context = %s AND {_IN_BOOK} AND t.start_at > %s", [market_context, now]
+    """(statement name, template, parameters) of the book view for the filters given. The
+    prefixes are walked from the first open one at the node when the request names a node
+    (and stop past the window's end), else from the market context's first; the walk's
+    conditions are only the index's (a filter beside a row comparison makes PostgreSQL scan)."""
+    first, first_params, node, node_params, stop, stop_params = "", [], "", [], "", []
     products, product_params = "", []
     if interface is not None:
-        scope += " AND t.delivery_node = %s"
-        scope_params.append(interface[1])
+        first, first_params = " AND t.delivery_node = %s AND t.start_at > %s", [interface[1], now]
+        node, node_params = " AND t.delivery_node = %s", [interface[1]]
+        if window is not None:
+            stop, stop_params = " WHERE s.start_at < %s", [window.end]
         products += " AND coalesce(t.receipt_node, '') = %s"
         product_params.append(interface[0])
     if product_kind is not None:
         products += " AND t.product_kind = %s"
         product_params.append(product_kind)
+    within, within_params = "", []
     if window is not None:
-        scope += " AND t.start_at < %s"
-        scope_params.append(window.end)
+        within, within_params = " AND s.start_at < %s AND s.end_at > %s", [window.end, window.start]
     at_params = [market_context, now, *product_params]
 
     def at(w: str) -> str:
@@ -131,11 +137,11 @@ def _levels_query(market_context, now, depth, limit, product_kind, interface, wi
                              beyond_buy=f" AND t.price_per_kwh < {w}.price" if beyond else "")
 
     template = _LEVELS.format(
-        prefixes=_PREFIXES.format(scope=scope), best=price("s", False), next=price("w", True), at_w=at("w"),
-        overlaps=" WHERE s.end_at > %s" if window is not None else "",
+        prefixes=_PREFIXES.format(first=first, node=node, stop=stop), best=price("s", False), next=price("w", True),
+        at_w=at("w"), within=within,
     )
-    params = [*scope_params, *scope_params, *at_params, *at_params]
-    params += [window.start] if window is not None else []
+    params = [market_context, *first_params, market_context, *node_params, *stop_params]
+    params += [*at_params, *at_params, now, *within_params]
     params += [*at_params, *at_params, depth, *at_params, limit]
     shape = "".join(letter for letter, given in (("i", interface), ("k", product_kind), ("w", window)) if given)
     return f"temix_book_levels_{shape or 'all'}", template, params
@@ -155,15 +161,20 @@ class BookRepository:
     def __init__(self, uow):
         self._uow = uow
 
-    def enter(self, books: list[BookKey], count: int) -> list[int]:
-        """Lock these books until commit (waiting for whoever holds them) and reserve ``count``
-        tender ids, in arrival order: one round trip."""
+    def enter(self, books: list[BookKey]) -> None:
+        """Lock these books until commit (waiting for whoever holds them), with the next query."""
         uow = self._uow
         if books:
             columns = list(zip(*[
                 (b.market_context, b.product_kind, b.receipt_node or None, b.delivery_node, b.start, b.end) for b in books
             ]))
             uow.queue(uow.sql("temix_lock_books", _LOCK_BOOKS, [list(column) for column in columns]))
+
+    def reserve(self, count: int) -> list[int]:
+        """``count`` tender ids, in arrival order (a fill's transactions name its order's before
+        it is inserted; an order that fills nothing takes its id at the insert, under the same
+        book lock, so one round trip less)."""
+        uow = self._uow
         return [pk for (pk,) in uow.fetch(uow.sql("temix_new_tender_pks", _NEW_PKS, (count,)))]
 
     def crossing(self, book: BookKey, incoming: Order, now: datetime) -> Iterator[RestingOrder]:

@@ -75,6 +75,9 @@ def test_each_product_is_its_own_book_and_filters_narrow_them(service, engine, e
     assert set(book(service, node="NODE-2")[1]) == {("NODE-2", "2030-01-01T10:00:00Z")}
     later = book(service, start="2030-01-01T11:30:00Z", duration="PT1H")[1]
     assert set(later) == {("NODE-1", "2030-01-01T12:00:00Z")}
+    at_node_later = book(service, node="NODE-1", start="2030-01-01T11:30:00Z", duration="PT1H")[1]
+    assert set(at_node_later) == {("NODE-1", "2030-01-01T12:00:00Z")}
+    assert book(service, node="NODE-1", start="2030-01-01T08:00:00Z", duration="PT2H")[1] == {}
     assert book(service, kind="transport")[1] == {}
 
 
