@@ -74,15 +74,21 @@ _SIDES = {  # the resting side: how a price crosses, the page after (price, id),
 # products (energy and transport delivered at one node and hour, two currencies) shares its
 # depth among them. The filters the request names are part of the text: one prepared
 # statement per set of them.
+_HOUR = "SELECT t.delivery_node, t.start_at, t.end_at FROM tender t WHERE t.market_context = %s AND " + _IN_BOOK
+# The next (node, interval) after h's: a later end at its start, a later start at its node,
+# or (when no node is named) the next node; each a range on the index's own columns (a row
+# comparison would make PostgreSQL scan from the node's first entry).
 _PREFIXES = (
-    "WITH RECURSIVE sides AS ("
-    "(SELECT t.delivery_node, t.start_at, t.end_at, t.side FROM tender t WHERE t.market_context = %s"
-    f" AND {_IN_BOOK}{{first}} ORDER BY 1, 2, 3, 4 LIMIT 1)"
-    " UNION ALL SELECT n.* FROM sides s CROSS JOIN LATERAL (SELECT t.delivery_node, t.start_at, t.end_at, t.side"
-    f" FROM tender t WHERE t.market_context = %s AND {_IN_BOOK}{{node}}"
-    " AND (t.delivery_node, t.start_at, t.end_at, t.side) > (s.delivery_node, s.start_at, s.end_at, s.side)"
-    " ORDER BY 1, 2, 3, 4 LIMIT 1) n{stop})"
+    f"WITH RECURSIVE hours AS (({_HOUR}{{first}} ORDER BY 1, 2, 3 LIMIT 1)"
+    " UNION ALL SELECT n.* FROM hours h CROSS JOIN LATERAL ("
+    f"({_HOUR} AND t.delivery_node = h.delivery_node AND t.start_at = h.start_at AND t.end_at > h.end_at"
+    " ORDER BY 3 LIMIT 1)"
+    f" UNION ALL ({_HOUR} AND t.delivery_node = h.delivery_node AND t.start_at > h.start_at ORDER BY 2, 3 LIMIT 1)"
+    "{next_node} LIMIT 1) n{stop}),"
+    " sides AS (SELECT h.delivery_node, h.start_at, h.end_at, v.side FROM hours h"
+    " CROSS JOIN (VALUES ('buy'), ('sell')) AS v(side))"
 )
+_NEXT_NODE = f" UNION ALL ({_HOUR} AND t.delivery_node > h.delivery_node ORDER BY 1, 2, 3 LIMIT 1)"
 _AT = (
     "t.market_context = %s AND t.delivery_node = {w}.delivery_node AND t.start_at = {w}.start_at"
     f" AND t.end_at = {{w}}.end_at AND t.side = {{w}}.side AND {_IN_BOOK}"
@@ -109,16 +115,15 @@ _LEVELS = (
 
 def _levels_query(market_context, now, depth, limit, product_kind, interface, window) -> tuple[str, str, list]:
     """(statement name, template, parameters) of the book view for the filters given. The
-    prefixes are walked from the first open one at the node when the request names a node
-    (and stop past the window's end), else from the market context's first; the walk's
-    conditions are only the index's (a filter beside a row comparison makes PostgreSQL scan)."""
-    first, first_params, node, node_params, stop, stop_params = "", [], "", [], "", []
+    (node, interval) prefixes are walked from the node's first open one when the request
+    names a node (stopping past the window's end), else from the market context's first."""
+    first, first_params, next_node, next_params, stop, stop_params = "", [], _NEXT_NODE, [market_context], "", []
     products, product_params = "", []
     if interface is not None:
         first, first_params = " AND t.delivery_node = %s AND t.start_at > %s", [interface[1], now]
-        node, node_params = " AND t.delivery_node = %s", [interface[1]]
+        next_node, next_params = "", []
         if window is not None:
-            stop, stop_params = " WHERE s.start_at < %s", [window.end]
+            stop, stop_params = " WHERE h.start_at < %s", [window.end]
         products += " AND coalesce(t.receipt_node, '') = %s"
         product_params.append(interface[0])
     if product_kind is not None:
@@ -137,10 +142,10 @@ def _levels_query(market_context, now, depth, limit, product_kind, interface, wi
                              beyond_buy=f" AND t.price_per_kwh < {w}.price" if beyond else "")
 
     template = _LEVELS.format(
-        prefixes=_PREFIXES.format(first=first, node=node, stop=stop), best=price("s", False), next=price("w", True),
+        prefixes=_PREFIXES.format(first=first, next_node=next_node, stop=stop), best=price("s", False), next=price("w", True),
         at_w=at("w"), within=within,
     )
-    params = [market_context, *first_params, market_context, *node_params, *stop_params]
+    params = [market_context, *first_params, market_context, market_context, *next_params, *stop_params]
     params += [*at_params, *at_params, now, *within_params]
     params += [*at_params, *at_params, depth, *at_params, limit]
     shape = "".join(letter for letter, given in (("i", interface), ("k", product_kind), ("w", window)) if given)
