@@ -30,15 +30,15 @@ import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import run_all  # noqa: F401  (puts the service tree on sys.path)
+import run_all  # noqa: F401, I001  (first: puts the service tree on sys.path)
 from fronts import _median, cpu_ms_per_request
 from run_all import BENCH, LOGIN_PARTIES_EXTRA, Monitor, ScaleRun, log, machine
 
-import load  # noqa: E402
-import preload  # noqa: E402
-from common import CTX, _token, bench_party, fill, iso  # noqa: E402
-from load import Scenario  # noqa: E402
-from tests.support import messages as M  # noqa: E402
+import load
+import preload
+from common import CTX, _token, bench_party, fill, iso
+from load import Scenario
+from tests.support import messages as M
 
 EXCHANGE = CTX + "#exchange"
 BOOK_START = datetime(2037, 1, 1, 10, tzinfo=UTC)
@@ -143,8 +143,8 @@ def one_round(run: ScaleRun, round_no: int, order: list[str], phases: list[dict]
 
 def explain(run: ScaleRun) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) of the two queries that read a 10^5 book."""
-    from service.domain.tenders import Side
     from service.domain.intervals import Interval
+    from service.domain.tenders import Side
     from service.store.book import _CROSSING, _SIDES, _levels_query
 
     node = node_of("10^5", 0)

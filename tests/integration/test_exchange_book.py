@@ -11,24 +11,23 @@ from service.soap.ns import EMIX, POWER, TEMIX, q
 from tests.support import messages as msg
 from tests.support import write_audit
 from tests.support.exchange import CTX, cancel, open_exchange, order
-from tests.support.service import service  # noqa: F401
 
 A, B, C = "party-A", "party-B", "party-C"
 OTHER = "http://other.example/ctx"
 
 
 @pytest.fixture
-def exchange(engine, service):  # noqa: F811
+def exchange(engine, service):
     return open_exchange(engine)
 
 
-def book(service, party=A, request_id="book-1", **filters):  # noqa: F811
+def book(service, party=A, request_id="book-1", **filters):
     """The reply, and {(node, start): {"bid"|"offer": [(price, kW, orders)]}}."""
     reply = service.call("/EiTender", msg.request_book(request_id, party, CTX, **filters), as_party=party)
     shown = {}
     for found in reply.payload.iter(q(TEMIX, "book")):
         node = found.findtext(f".//{q(POWER, 'node')}") or found.findtext(f".//{q(POWER, 'pointOfDelivery')}")
-        start = found.findtext(f"{{*}}dtStart/{{*}}dateTime")
+        start = found.findtext("{*}dtStart/{*}dateTime")
         shown[(node, start)] = {
             side: [
                 (Decimal(level.findtext(q(TEMIX, "price"))), Decimal(level.findtext(q(TEMIX, "rate"))),

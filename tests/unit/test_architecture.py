@@ -206,7 +206,7 @@ RESULTS = {
             BookKey(msg.CTX, "energy", "", "NODE-1", datetime(2030, 1, 1, 10, tzinfo=UTC),
                     datetime(2030, 1, 1, 11, tzinfo=UTC), "USD"),
             bids=(PriceLevel(Decimal("0.08"), Decimal("2.5"), 2),),
-            offers=(PriceLevel(Decimal("0.09"), Decimal("1"), 1), PriceLevel(Decimal("0.1"), Decimal("3"), 2)),
+            offers=(PriceLevel(Decimal("0.09"), Decimal(1), 1), PriceLevel(Decimal("0.1"), Decimal(3), 2)),
         ),
     )),
 }

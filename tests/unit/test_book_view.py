@@ -12,7 +12,11 @@ from lxml import etree
 
 from service import pipeline
 from service.domain.commands import Offer, RequestBook
-from service.domain.errors import InvalidValueError, NotPermittedError, UnknownMarketContextError
+from service.domain.errors import (
+    InvalidValueError,
+    NotPermittedError,
+    UnknownMarketContextError,
+)
 from service.domain.intervals import Interval
 from service.domain.markets import MarketContext
 from service.domain.matching import PriceLevel, exchange_id
@@ -183,5 +187,5 @@ def test_the_readmes_example_is_what_the_service_reads_and_writes(schemas):
     )
     uow.parties["party-C"] = Party(market_contexts={CTX})
     reply = pipeline.OPERATIONS["EiRequestBook"].write(Answer("book-1", "party-B", None), request_book(asked, uow, context("party-B")))
-    canonical = lambda e: etree.canonicalize(etree.tostring(e).decode(), strip_text=True, rewrite_prefixes=True)  # noqa: E731
+    canonical = lambda e: etree.canonicalize(etree.tostring(e).decode(), strip_text=True, rewrite_prefixes=True)
     assert canonical(reply) == canonical(written_reply)
