@@ -29,6 +29,9 @@ default. Nothing here has a secret default: the database password comes only fro
 | keyfile            | TEMIX_KEYFILE           | None                                      |
 | client_ca          | TEMIX_CLIENT_CA         | None: no client certificates asked        |
 | allow_insecure_password | TEMIX_ALLOW_INSECURE_PASSWORD | no: PasswordText needs HTTPS    |
+| push               | TEMIX_PUSH              | yes: serve runs the push worker (--no-push) |
+| push_timeout_seconds | TEMIX_PUSH_TIMEOUT    | 10 (one delivery to a callback URL)       |
+| push_backoff_cap_seconds | TEMIX_PUSH_BACKOFF_CAP | 300 (longest wait between attempts)  |
 
 ``certfile``/``keyfile`` (PEM) make ``serve`` speak HTTPS, TLS 1.2 or newer. ``client_ca`` (PEM,
 one or more CA certificates) asks clients for a certificate signed by one of them (optional:
@@ -123,6 +126,10 @@ class Settings:
     client_ca: Path | None = None
     # accept PasswordText over plain HTTP (it reveals the password): for local tests only
     allow_insecure_password: bool = False
+    # push (service.push): whether serve runs the worker, its HTTP timeout, the backoff's cap
+    push: bool = True
+    push_timeout_seconds: int = 10
+    push_backoff_cap_seconds: int = 300
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -172,6 +179,8 @@ class Settings:
                 "--client-ca (TEMIX_CLIENT_CA) needs TEMIX_FRONT=gunicorn: granian verifies client"
                 " certificates but does not tell the application which one was presented"
             )
+        _check_range("push_timeout_seconds (TEMIX_PUSH_TIMEOUT)", self.push_timeout_seconds, 1, 300)
+        _check_range("push_backoff_cap_seconds (TEMIX_PUSH_BACKOFF_CAP)", self.push_backoff_cap_seconds, 1, 86400)
         if not self.schema_path.is_file():
             raise SettingsError(
                 f"schema entry (TEMIX_SCHEMA_ENTRY) {self.schema_entry!r} is not a file"
@@ -244,6 +253,9 @@ class Settings:
             keyfile=pick("keyfile", "TEMIX_KEYFILE", _path, None),
             client_ca=client_ca,
             allow_insecure_password=pick("allow_insecure_password", "TEMIX_ALLOW_INSECURE_PASSWORD", _bool, False),
+            push=pick("push", "TEMIX_PUSH", _bool, True),
+            push_timeout_seconds=pick("push_timeout_seconds", "TEMIX_PUSH_TIMEOUT", _int, 10),
+            push_backoff_cap_seconds=pick("push_backoff_cap_seconds", "TEMIX_PUSH_BACKOFF_CAP", _int, 300),
         )
 
 

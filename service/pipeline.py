@@ -30,8 +30,9 @@ from service.auth.certificates import PLAIN, Transport
 from service.auth.wssecurity import Authenticator, read_username_token
 from service.domain.errors import RequestIdReusedError, TemixError
 from service.domain.markets import MarketContext
-from service.handlers import Context, NewCredentials, exchange, markets, options, positions, quotes, registrations, tenders, transactions
+from service.handlers import Context, NewCredentials, deliveries, exchange, markets, options, positions, quotes, registrations, tenders, transactions
 from service.observe import current
+from service.soap import deliveries as wd
 from service.soap import mapping as m
 from service.soap import quotes as wq
 from service.soap import readers
@@ -176,6 +177,18 @@ TABLE = (
         w.reply(q(PYLD, "eiCanceledPartyRegistration"), w.responding_party, w.named(w.REGISTREE), w.named(w.REGISTRAR), w.response),
         idempotent=True,
         echoes=(w.REGISTREE, w.REGISTRAR),
+    ),
+    Operation(
+        "EiReportDelivery", q(TEMIX, "eiReportDelivery"), "EiDelivery",
+        wd.report_delivery, deliveries.report_delivery,
+        w.reply(q(TEMIX, "eiReportedDelivery"), w.response, w.party, wd.reported_counts),
+        idempotent=True,
+    ),
+    Operation(
+        "EiCreateDelivery", q(PYLD, "eiCreateDelivery"), "EiDelivery",
+        wd.create_delivery, deliveries.create_delivery,
+        w.reply(q(PYLD, "eiCreatedDelivery"), w.response, wd.deliveries),
+        idempotent=False,
     ),
     Operation(
         "EiRequestBook", q(TEMIX, "eiRequestBook"), "EiTender",

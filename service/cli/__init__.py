@@ -3,7 +3,7 @@
     temix --version
     temix serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--public-url URL]
                 [--certfile F --keyfile F [--client-ca F]] [--allow-insecure-password]
-                [--app MODULE:FACTORY]                                       (serve.py)
+                [--app MODULE:FACTORY] [--no-push]                           (serve.py)
     temix db upgrade|check-positions|backup FILE|restore FILE [--force]     (db.py)
     temix party add|enroll|unenroll|list                                     (party.py)
     temix party passwd|disable|enable|set|cert add|cert list|cert remove     (credentials.py)
@@ -12,6 +12,10 @@
     temix positions PARTY_ID [--from T] [--to T] [--resolution R] [--plot F] (positions.py)
     temix demo --url URL --out DIR                                           (demo.py)
     temix audit [--party ID] [--tender ID] [--from T] [--to T] [--format table|json]  (audit.py)
+    temix party callback PARTY_ID [--url URL | --clear]                      (outbox.py)
+    temix outbox [--party ID] [--state S] [--format F] [--limit N] | outbox push [--party ID]  (outbox.py)
+    temix delivery import FILE.csv [--market-context URI]                    (delivery.py)
+    temix export transactions|positions|deliveries --from T --to T --format csv|json  (export.py)
 
 The database is ``DATABASE_URL`` if set, else an embedded PostgreSQL in ``DIR/pg`` (see
 service/store/embedded.py); every command that opens it first brings it to the newest
@@ -33,7 +37,7 @@ from typing import TextIO
 
 from sqlalchemy.exc import OperationalError
 
-from service.cli import audit, credentials, db, demo, market, party, positions, serve
+from service.cli import audit, credentials, db, delivery, demo, export, market, outbox, party, positions, serve
 from service.cli.common import CommandError
 from service.cli.party import read_password
 from service.config import Settings, SettingsError
@@ -74,6 +78,7 @@ def run(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None) -> in
             keyfile=getattr(args, "keyfile", None),
             client_ca=getattr(args, "client_ca", None),
             allow_insecure_password=getattr(args, "allow_insecure_password", None),
+            push=getattr(args, "push", None),
             data_dir=args.data_dir,
         )
     except SettingsError as error:
@@ -128,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     positions.add_commands(commands, common)
     demo.add_commands(commands, common)
     audit.add_commands(commands, common)
+    outbox.add_commands(commands, party_commands, common)
+    delivery.add_commands(commands, common)
+    export.add_commands(commands, common)
     return parser
 
 

@@ -3,7 +3,7 @@
     temix party passwd PARTY_ID --password-stdin [--text-only]
     temix party disable PARTY_ID
     temix party enable PARTY_ID
-    temix party set PARTY_ID --require-wssecurity yes|no
+    temix party set PARTY_ID [--require-wssecurity yes|no] [--callback-url URL | --no-callback-url]
     temix party cert add PARTY_ID (--fingerprint SHA256 | --pem FILE)
     temix party cert list [PARTY_ID]
     temix party cert remove PARTY_ID FINGERPRINT
@@ -17,6 +17,7 @@ what changed); running workers see the change within the credential cache time
 from __future__ import annotations
 
 import argparse
+import sys
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,11 +52,17 @@ def add_commands(commands, party_commands, common: argparse.ArgumentParser) -> N
     setting = party_commands.add_parser("set", parents=[common], help="change a party's settings")
     setting.add_argument("party_id", metavar="PARTY_ID")
     setting.add_argument(
-        "--require-wssecurity", choices=("yes", "no"), required=True,
+        "--require-wssecurity", choices=("yes", "no"),
         help="whether a request over a client certificate bound to the party must carry the"
         " party's WS-Security UsernameToken as well (yes, the default of every party) or is"
         " authenticated by the certificate alone (no)",
     )
+    callback = setting.add_mutually_exclusive_group()
+    callback.add_argument(
+        "--callback-url", metavar="URL", type=_callback_url,
+        help="the party's EiTransaction endpoint, where its fills are pushed (as temix party callback --url)",
+    )
+    callback.add_argument("--no-callback-url", action="store_true", help="push nothing more (as temix party callback --clear)")
     setting.set_defaults(handler=_set)
 
     cert = party_commands.add_parser("cert", help="bind client certificates to parties (mutual TLS)")
@@ -138,6 +145,25 @@ def _enable(args, settings: Settings, stdin: TextIO) -> int:
 
 
 def _set(args, settings: Settings, stdin: TextIO) -> int:
+    from service.cli.outbox import set_callback
+
+    if args.require_wssecurity is None and args.callback_url is None and not args.no_callback_url:
+        print("temix party set: error: name --require-wssecurity, --callback-url or --no-callback-url", file=sys.stderr)
+        return 2
+    if args.callback_url is not None or args.no_callback_url:
+        set_callback(settings, args.party_id, args.callback_url, "party set")
+    if args.require_wssecurity is not None:
+        return _set_require_wssecurity(args, settings)
+    return 0
+
+
+def _callback_url(text: str) -> str:
+    from service.cli.outbox import callback_url_arg
+
+    return callback_url_arg(text)
+
+
+def _set_require_wssecurity(args, settings: Settings) -> int:
     from service.store.party_credentials import set_require_wssecurity
 
     required = args.require_wssecurity == "yes"

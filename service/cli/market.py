@@ -2,7 +2,8 @@
 
     temix market-context add URI [--timezone TZ] [--currency USD] [--energy-unit kWh|MWh]
                              [--option-lead-time PT1H] [--option-granularity PT1H] [--exchange]
-    temix market-context set URI --exchange | --no-exchange
+                             [--settlement-interval PT1H]
+    temix market-context set URI [--exchange | --no-exchange] [--settlement-interval PT15M]
     temix market-context list
 """
 
@@ -13,6 +14,7 @@ import argparse
 from service.cli.common import CommandError, print_table, with_connection
 from service.domain import audit
 from service.domain.audit import Subject
+from service.domain.deliveries import settlement_step
 from service.domain.errors import InvalidValueError
 from service.domain.markets import ENERGY_UNITS, MarketContext
 
@@ -34,12 +36,20 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
         "--exchange", action="store_true",
         help="run an exchange: tenders addressed to URI#exchange are matched continuously",
     )
+    add.add_argument(
+        "--settlement-interval", default="PT1H",
+        help="length of its meter readings' intervals, dividing a day: PT5M, PT15M, PT1H (default PT1H)",
+    )
     add.set_defaults(handler=_market_add)
     change = market_commands.add_parser("set", parents=[common], help="change a market context")
     change.add_argument("uri", metavar="URI")
     change.add_argument(
-        "--exchange", action=argparse.BooleanOptionalAction, required=True,
+        "--exchange", action=argparse.BooleanOptionalAction,
         help="start (--exchange) or stop (--no-exchange) its exchange; orders resting in its books stay there",
+    )
+    change.add_argument(
+        "--settlement-interval",
+        help="length of its meter readings' intervals from now on (PT5M, PT15M, PT1H...)",
     )
     change.set_defaults(handler=_market_set)
     market_commands.add_parser("list", parents=[common], help="list the market contexts").set_defaults(
@@ -55,7 +65,7 @@ def _market_add(args, settings, stdin) -> int:
     try:
         context = MarketContext(
             args.uri, args.timezone, currency, args.energy_unit, args.option_lead_time, args.option_granularity,
-            exchange=args.exchange,
+            exchange=args.exchange, settlement_interval=args.settlement_interval,
         )
     except InvalidValueError as error:
         raise CommandError(f"{error.description}; nothing changed") from error
@@ -66,6 +76,7 @@ def _market_add(args, settings, stdin) -> int:
             "market_context": context.uri, "timezone": context.timezone, "currency": context.currency,
             "energy_unit": context.energy_unit, "option_lead_time": context.option_lead_time,
             "option_granularity": context.option_granularity,
+            "settlement_interval": context.settlement_interval,
         }
         record_operator(conn, "market-context add", audit.MARKET_CONTEXT_ADDED, Subject(), details)
     print(f"added market context {context.uri} ({context.timezone}, {context.currency or 'any currency'}, prices per {context.energy_unit})")
@@ -76,15 +87,32 @@ def _market_add(args, settings, stdin) -> int:
 
 def _market_set(args, settings, stdin) -> int:
     from service.store.audit import record_operator
-    from service.store.markets import set_exchange
+    from service.store.markets import set_exchange, set_settlement_interval
 
+    if args.exchange is None and args.settlement_interval is None:
+        raise CommandError("say what to change: --exchange, --no-exchange or --settlement-interval; nothing changed")
+    if args.settlement_interval is not None:
+        try:
+            settlement_step(args.settlement_interval)
+        except InvalidValueError as error:
+            raise CommandError(f"{error.description}; nothing changed") from error
+    details = {"market_context": args.uri}
     with with_connection(settings, write=True) as conn:
-        if not set_exchange(conn, args.uri, args.exchange):
+        found = True
+        if args.exchange is not None:
+            found = set_exchange(conn, args.uri, args.exchange)
+            details["exchange"] = args.exchange
+        if found and args.settlement_interval is not None:
+            found = set_settlement_interval(conn, args.uri, args.settlement_interval)
+            details["settlement_interval"] = args.settlement_interval
+        if not found:
             raise CommandError(f"market context {args.uri} is not registered; nothing changed")
-        details = {"market_context": args.uri, "exchange": args.exchange}
         record_operator(conn, "market-context set", audit.MARKET_CONTEXT_SET, Subject(), details)
-    exchange_id = MarketContext(args.uri).exchange_id
-    print(f"{args.uri} runs an exchange as {exchange_id}" if args.exchange else f"{args.uri} runs no exchange")
+    if args.exchange is not None:
+        exchange_id = MarketContext(args.uri).exchange_id
+        print(f"{args.uri} runs an exchange as {exchange_id}" if args.exchange else f"{args.uri} runs no exchange")
+    if args.settlement_interval is not None:
+        print(f"{args.uri} settles in intervals of {args.settlement_interval}")
     return 0
 
 
@@ -94,10 +122,11 @@ def _market_list(args, settings, stdin) -> int:
     with with_connection(settings) as conn:
         contexts = list_market_contexts(conn)
     print_table(
-        [("MARKET CONTEXT", "TIME ZONE", "CURRENCY", "ENERGY UNIT", "OPTION LEAD", "OPTION STEP", "EXCHANGE")]
+        [("MARKET CONTEXT", "TIME ZONE", "CURRENCY", "ENERGY UNIT", "OPTION LEAD", "OPTION STEP", "EXCHANGE",
+          "SETTLEMENT")]
         + [
             (c.uri, c.timezone, c.currency or "-", c.energy_unit, c.option_lead_time, c.option_granularity,
-             c.exchange_id if c.exchange else "-")
+             c.exchange_id if c.exchange else "-", c.settlement_interval)
             for c in contexts
         ]
     )

@@ -1,7 +1,7 @@
 """``temix party`` commands: register parties and edit their memberships.
 
     temix party add PARTY_ID --password-stdin [--market-context URI]... [--group NAME]...
-                   [--service-area NAME]... [--role ROLE]... [--text-only]
+                   [--service-area NAME]... [--role ROLE]... [--text-only] [--callback-url URL]
     temix party add-registrar PARTY_ID [--password-stdin] [--text-only]
     temix party enroll PARTY_ID [--market-context URI]... [--group NAME]... [--service-area NAME]...
     temix party unenroll PARTY_ID [--market-context URI]... [--group NAME]... [--service-area NAME]...
@@ -69,7 +69,11 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
     )
     add.add_argument(
         "--role", action="append", default=[], choices=ROLES,
-        help="a role: registrar (registers other parties over SOAP) (repeatable)",
+        help="a role: registrar (registers other parties over SOAP), meter (reports meter readings) (repeatable)",
+    )
+    add.add_argument(
+        "--callback-url", metavar="URL", type=_callback_url,
+        help="the party's EiTransaction endpoint: its fills at an exchange are pushed there (temix party callback changes it)",
     )
     add.set_defaults(handler=_party_add)
     registrar = party_commands.add_parser(
@@ -149,6 +153,13 @@ def _store_party(args, settings: Settings, password: str, memberships) -> None:
             add_party(conn, party_id, password_hash, sealed, *astuple(memberships))
             details = dict(_membership_details(memberships), digest_enabled=not args.text_only)
             record_operator(conn, "party add", audit.PARTY_ADDED, Subject(party_id), details)
+            callback_url = getattr(args, "callback_url", None)
+            if callback_url is not None:
+                from service.store.outbox import set_callback_url
+
+                set_callback_url(conn, party_id, callback_url)
+                details = {"callback_url": callback_url, "before": None}
+                record_operator(conn, "party add", audit.PARTY_CALLBACK_SET, Subject(party_id), details)
             _warn_unregistered(conn, memberships)
     except PartyExistsError as error:
         raise CommandError(f"{error}; nothing changed") from error
@@ -300,6 +311,12 @@ def _warn_unregistered(conn, memberships) -> None:
             f" until `temix market-context add {uri}`",
             file=sys.stderr,
         )
+
+
+def _callback_url(text: str) -> str:
+    from service.cli.outbox import callback_url_arg
+
+    return callback_url_arg(text)
 
 
 def _checked_name(what: str, value: str) -> str:

@@ -2,7 +2,7 @@
 
     temix serve [--host H] [--port P] [--workers N] [--data-dir DIR] [--public-url URL]
                 [--allow-registrar-passwords] [--certfile FILE --keyfile FILE [--client-ca FILE]]
-                [--allow-insecure-password] [--app MODULE:FACTORY]
+                [--allow-insecure-password] [--app MODULE:FACTORY] [--no-push]
 """
 
 from __future__ import annotations
@@ -71,6 +71,14 @@ def add_commands(commands, common: argparse.ArgumentParser) -> None:
         help=f"the WSGI application factory, called as FACTORY(settings) in each worker"
         f" (default {APP_FACTORY})",
     )
+    serve_parser.add_argument(
+        "--no-push",
+        dest="push",
+        action="store_const",
+        const=False,
+        help="do not run the push worker, which sends fills to parties' callback URLs (env"
+        " TEMIX_PUSH=no; default: run it; `temix outbox push` sends them instead)",
+    )
     serve_parser.set_defaults(handler=_serve)
 
 
@@ -103,8 +111,14 @@ def serve(settings: Settings, app_path: str = APP_FACTORY) -> int:
         _log.info("temix serving %s", endpoint_urls(settings))
 
     check_port_free(settings)  # before starting anything: a clear message, not the front's
+    pusher = None
     try:
         settings = replace(settings, database_url=open_database(settings))
+        if settings.push:
+            from service.push import BackgroundPusher
+
+            pusher = BackgroundPusher(settings)
+            pusher.start()
         if settings.front == "gunicorn":
             from service.front.gunicorn_server import serve_gunicorn
 
@@ -116,6 +130,8 @@ def serve(settings: Settings, app_path: str = APP_FACTORY) -> int:
         return 0
     finally:
         # Workers are forked from inside the front: an exit of theirs passes through here.
+        if pusher is not None and os.getpid() == owner:
+            pusher.stop()
         if embedded and os.getpid() == owner:
             if stop_embedded(settings.data_dir):
                 _log.info("embedded PostgreSQL server stopped")

@@ -130,6 +130,8 @@ SUBSTITUTION_GROUPS: dict[str, tuple[str, str | None]] = {
     # temix-ext.xsd: the TeMIX members of the CTS abstract registration elements
     "temix:registrationInfo": ("ei:eiRegistrationInfo", "temix:RegistrationInfoType"),
     "temix:registration": ("ei:eiRegistration", "temix:RegistrationType"),
+    # temix-ext.xsd: an emix:delivery's stream payload with its market context
+    "temix:meteredPower": ("emix:productDescription", "temix:MeteredPowerType"),
 }
 
 

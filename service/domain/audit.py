@@ -34,6 +34,7 @@ PARTY_PASSWORD_CHANGED = "party.password_changed"
 PARTY_DISABLED = "party.disabled"
 PARTY_ENABLED = "party.enabled"
 PARTY_WSSECURITY_SET = "party.wssecurity_set"
+PARTY_CALLBACK_SET = "party.callback_set"  # its callback URL set, changed or cleared
 CERTIFICATE_BOUND = "certificate.bound"
 CERTIFICATE_REMOVED = "certificate.removed"
 SERVER_KEY_ROTATED = "server_key.rotated"
@@ -42,6 +43,8 @@ PARTY_ENROLLED = "party.enrolled"
 PARTY_UNENROLLED = "party.unenrolled"
 MARKET_CONTEXT_ADDED = "market_context.added"
 MARKET_CONTEXT_SET = "market_context.set"
+DELIVERY_REPORTED = "delivery.reported"  # one per temix:eiReportDelivery, with its counts
+DELIVERY_IMPORTED = "delivery.imported"  # one per `temix delivery import`, with its counts
 
 CLOCK = "clock"  # the actor of what time does (expiry)
 _SECRET_WORDS = ("password", "secret", "hash", "nonce", "private")

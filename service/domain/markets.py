@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from service.domain.deliveries import settlement_step
 from service.domain.errors import InvalidValueError
 from service.domain.intervals import parse_duration
 from service.domain.matching import exchange_id
@@ -27,6 +28,7 @@ class MarketContext:
     option_lead_time: str = "PT1H"
     option_granularity: str = "PT1H"
     exchange: bool = False  # runs an exchange: see service.domain.matching
+    settlement_interval: str = "PT1H"  # meter readings and settlement: see service.domain.deliveries
 
     def __post_init__(self):
         if not self.uri.strip():
@@ -38,12 +40,18 @@ class MarketContext:
             )
         exact_duration(self.option_lead_time, allow_zero=True)
         exact_duration(self.option_granularity)
+        settlement_step(self.settlement_interval)
         if self.currency is not None and (len(self.currency) != 3 or not self.currency.isalpha()):
             raise InvalidValueError(f"A currency is an ISO 4217 code like USD, not {self.currency!r}")
 
     @property
     def tz(self) -> ZoneInfo:
         return zone(self.timezone)
+
+    @property
+    def settlement_step(self) -> timedelta:
+        """The elapsed length of its settlement intervals (the last of a short day is cut)."""
+        return settlement_step(self.settlement_interval)
 
     @property
     def lead_time(self) -> timedelta:

@@ -9,7 +9,8 @@ tenders distributed before stay visible and acceptable, later ones no longer rea
 Who may do what: only a party with the ``registrar`` role creates or cancels registrations
 (membership of a market is the operator's decision, not the party's own); any party may read
 its own registrations, a registrar anyone's. The ``registrar`` role itself is given only by
-the operator (``temix party role``), never over SOAP.
+the operator (``temix party role``), never over SOAP; so is the ``meter`` role (a metering
+party reports the delivered energy of others).
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from service.domain.errors import InvalidValueError, NotPermittedError
 from service.domain.intervals import Interval
 
 REGISTRAR = "registrar"
-# Roles the service knows; a registration over SOAP may give any of them but the registrar's.
-ROLES = (REGISTRAR,)
+METER = "meter"  # reports meter readings (temix:eiReportDelivery) for any party
+# Roles the service knows; a registration over SOAP may give any of them but those the
+# operator alone gives (a registrar could otherwise make itself, or anyone, a meter).
+ROLES = (REGISTRAR, METER)
+OPERATOR_ONLY = (REGISTRAR, METER)
 
 
 @dataclass(frozen=True)
@@ -93,8 +97,8 @@ def check_asked(memberships: Memberships, password: InitialPassword | None) -> N
         if any(not name or name != name.strip() for name in names):
             raise InvalidValueError(f"temix:registrationInfo has an empty or padded {what}")
     for role in memberships.roles:
-        if role == REGISTRAR:
-            raise NotPermittedError("The registrar role is given by the market operator only, not over SOAP")
+        if role in OPERATOR_ONLY:
+            raise NotPermittedError(f"The {role} role is given by the market operator only, not over SOAP")
         if role not in ROLES:
             raise InvalidValueError(f"Unknown role {role!r}: the service knows {', '.join(ROLES)}")
     if password is not None and not password.password:

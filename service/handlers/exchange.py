@@ -39,7 +39,7 @@ def enter_book(cmd: CreateTender, uow, ctx: Context, market_uri: str) -> Created
     uow.book.enter(sorted({BookKey.of(offer.product.terms) for offer in orders}))
     pks: list[int | None] = [None] * len(cmd.offers)  # ids reserved at the first fill: it names them
     exchange_id = cmd.counterparty_id
-    entered, kept, made, changes, trades = [], [], {}, [], []
+    entered, kept, made, changes, trades, pushed = [], [], {}, [], [], []
     for index, offer in enumerate(cmd.offers):
         terms = offer.product.terms
         if offer.product.is_quote:
@@ -67,6 +67,7 @@ def enter_book(cmd: CreateTender, uow, ctx: Context, market_uri: str) -> Created
                 stored = ctx.forms.filled(form, scale, fill.quantity_kw, fill.price_per_kwh, side, market.energy_scale)
                 transaction_id = f"fill-{incoming.ref}-{resting.ref}-{order.side.value}"
                 made.setdefault(order.party_id, []).append(NewTransaction(transaction_id, order.ref, product, stored))
+                pushed.append((order.party_id, transaction_id))
                 subject = Subject(order.party_id, exchange_id, transaction_id=transaction_id)
                 uow.audit.record(audit.TRANSACTION_CREATED, subject, audit.product_details(product))
                 changes += changes_for_transaction(exchange_id, order.party_id, deal)
@@ -79,6 +80,7 @@ def enter_book(cmd: CreateTender, uow, ctx: Context, market_uri: str) -> Created
         uow.audit.record(audit.TENDER_CREATED, Subject(ctx.party_id, exchange_id, offer.tender_id), details)
     for party_id in sorted(made):
         uow.transactions.add(exchange_id, ctx.request_id, party_id, made[party_id])
+    uow.outbox.add(exchange_id, pushed)  # to the parties with a callback URL, in fill order
     uow.positions.apply(changes)  # once, in key order: concurrent writers never deadlock
     uow.quotes.publish(published(trades), ctx.now)  # one trade per fill, at its price
     return CreatedTender(tuple(offer.tender_id for offer in cmd.offers), describe_entered(entered))

@@ -29,6 +29,7 @@ def add_market_context(conn, context: MarketContext) -> bool:
                 option_lead_time=context.option_lead_time,
                 option_granularity=context.option_granularity,
                 exchange=context.exchange,
+                settlement_interval=context.settlement_interval,
             )
             .on_conflict_do_nothing()
             .returning(market_context.c.market_context)
@@ -43,7 +44,10 @@ def add_market_context(conn, context: MarketContext) -> bool:
 def list_market_contexts(conn) -> list[MarketContext]:
     m = market_context.c
     rows = conn.execute(
-        select(m.market_context, m.timezone, m.currency, m.energy_unit, m.option_lead_time, m.option_granularity, m.exchange)
+        select(
+            m.market_context, m.timezone, m.currency, m.energy_unit, m.option_lead_time, m.option_granularity, m.exchange,
+            m.settlement_interval,
+        )
         .order_by(m.market_context)
     )
     return [MarketContext(*row) for row in rows]
@@ -69,6 +73,18 @@ def set_exchange(conn, uri: str, runs: bool) -> bool:
             .on_conflict_do_nothing(index_elements=[party.c.party_id])
         )
     return True
+
+
+def set_settlement_interval(conn, uri: str, interval: str) -> bool:
+    """Change the settlement interval; False if the URI is not registered. Readings already
+    recorded keep the intervals they were recorded with."""
+    found = conn.execute(
+        market_context.update()
+        .where(market_context.c.market_context == uri)
+        .values(settlement_interval=interval)
+        .returning(market_context.c.market_context)
+    ).first()
+    return found is not None
 
 
 class MarketContexts:
@@ -102,7 +118,7 @@ class MarketContexts:
 _AS_SEEN_BY = (
     "SELECT m.market_context, m.timezone, m.currency, m.energy_unit, m.option_lead_time,"
     " m.option_granularity, EXISTS (SELECT 1 FROM party_market_context p"
-    " WHERE p.party_id = %s AND p.market_context = m.market_context)"
+    " WHERE p.party_id = %s AND p.market_context = m.market_context), m.settlement_interval"
     " FROM market_context m WHERE m.market_context = ANY(%s)"
 )
 
@@ -120,4 +136,4 @@ class MarketContextRepository:
         if not uris:
             return {}
         rows = self._uow.fetch(self._uow.sql("temix_market_contexts_seen", _AS_SEEN_BY, (party_id, list(uris))))
-        return {row[0]: (MarketContext(*row[:6]), row[6]) for row in rows}
+        return {row[0]: (MarketContext(*row[:6], settlement_interval=row[7]), row[6]) for row in rows}

@@ -41,6 +41,8 @@ party = Table(
     Column("disabled_at", DateTime(timezone=True)),
     # false: a request over a client certificate bound to the party needs no UsernameToken
     Column("require_wssecurity", Boolean, nullable=False, server_default=text("true")),
+    # the party's own EiTransaction endpoint: fills are pushed there (outbox); NULL = pull only
+    Column("callback_url", Text),
 )
 
 # A client certificate, by the SHA-256 fingerprint of its DER encoding (lowercase hex), and
@@ -288,6 +290,8 @@ market_context = Table(
     # whether it runs an exchange: tenders addressed to '<URI>#exchange' are matched
     Column("exchange", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    # the length of its meter readings' intervals (ISO 8601, dividing a day): see domain.deliveries
+    Column("settlement_interval", Text, nullable=False, server_default=text("'PT1H'")),
 )
 
 # --- Service areas (geo-location) -------------------------------------------------------------
@@ -429,5 +433,76 @@ registration_membership = Table(
     PrimaryKeyConstraint("registration_id", "kind", "name"),
     CheckConstraint(
         "kind in ('market_context', 'group', 'service_area', 'role')", name="ck_registration_membership_kind"
+    ),
+)
+
+
+# --- Push: fills to parties' own endpoints ------------------------------------------------------
+# One EiCreateTransaction to send: written with the fill, in its database transaction, for a
+# party with a callback URL; delivered in id order per party by the push worker
+# (service/push.py), at least once. The message is made from the sender's transaction
+# (transaction.party_id = sender_id) when sent.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("party_id", Text, ForeignKey("party.party_id", ondelete="CASCADE"), nullable=False),
+    Column("sender_id", Text, nullable=False),
+    Column("transaction_id", Text, nullable=False),
+    Column("request_id", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Column("attempts", BigInteger, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    Column("last_error", Text),
+    Column("delivered_at", DateTime(timezone=True)),
+    UniqueConstraint("party_id", "request_id", name="uq_outbox_party_request_id"),
+    # the undelivered messages of each party, head first: what the worker reads
+    Index("ix_outbox_undelivered", "party_id", "id", postgresql_where=text("delivered_at is null")),
+)
+
+# --- Metered delivery -------------------------------------------------------------------------
+# One value per party, market context, interface, settlement interval and direction; a later
+# reading for the key replaces it, and the replaced value goes to meter_reading_history.
+# ``interface`` is the key the positions use for a product's interface (its delivery node).
+meter_reading = Table(
+    "meter_reading",
+    metadata,
+    Column("party_id", Text, ForeignKey("party.party_id"), nullable=False),
+    Column("market_context", Text, ForeignKey("market_context.market_context"), nullable=False),
+    Column("interface", Text, nullable=False),
+    Column("interval_start", DateTime(timezone=True), nullable=False),
+    Column("interval_end", DateTime(timezone=True), nullable=False),
+    Column("injection", Boolean, nullable=False),
+    Column("energy_kwh", Numeric, nullable=False),
+    # a party ID, or 'operator' for `temix delivery import`
+    Column("reported_by", Text, nullable=False),
+    Column("reported_at", DateTime(timezone=True), nullable=False),
+    # the requestID of the report, or the imported file's name
+    Column("source", Text, nullable=False),
+    PrimaryKeyConstraint(
+        "party_id", "market_context", "interface", "interval_start", "injection", name="meter_reading_pkey"
+    ),
+    CheckConstraint("energy_kwh >= 0", name="ck_meter_reading_energy"),
+    CheckConstraint("interval_end > interval_start", name="ck_meter_reading_interval"),
+    # settlement and export read a market context's readings by interval
+    Index("ix_meter_reading_market_start", "market_context", "interval_start"),
+)
+
+meter_reading_history = Table(
+    "meter_reading_history",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("party_id", Text, nullable=False),
+    Column("market_context", Text, nullable=False),
+    Column("interface", Text, nullable=False),
+    Column("interval_start", DateTime(timezone=True), nullable=False),
+    Column("injection", Boolean, nullable=False),
+    Column("old_kwh", Numeric, nullable=False),
+    Column("new_kwh", Numeric, nullable=False),
+    Column("reported_by", Text, nullable=False),
+    Column("reported_at", DateTime(timezone=True), nullable=False),
+    Column("source", Text, nullable=False),
+    Index(
+        "ix_meter_reading_history_key", "party_id", "market_context", "interface", "interval_start", "injection"
     ),
 )

@@ -37,7 +37,9 @@ from service.store.audit import AuditTrail
 from service.store.book import BookRepository
 from service.store.credentials import PartyRepository
 from service.store.db import DatabaseUnavailableError, discard_if_lost, first_line, is_unavailable
+from service.store.deliveries import DeliveryRepository
 from service.store.markets import MarketContextRepository
+from service.store.outbox import OutboxRepository
 from service.store.positions import PositionRepository
 from service.store.quotes import QuoteRepository
 from service.store.registrations import RegistrationRepository
@@ -64,6 +66,8 @@ class UnitOfWork:
         self.audit = AuditTrail(self)
         self.registrations = RegistrationRepository(self)
         self.book = BookRepository(self)
+        self.outbox = OutboxRepository(self)
+        self.deliveries = DeliveryRepository(self)
 
     def __enter__(self) -> UnitOfWork:
         try:

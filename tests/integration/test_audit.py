@@ -165,7 +165,7 @@ def test_temix_commands_record_the_operator_and_what_changed_never_the_password(
     assert [(e["kind"], e["actor"], e["request_id"], e["party_id"], e["details"]) for e in found] == [
         ("market_context.added", "operator:market-context add", None, None, {
             "market_context": CTX, "timezone": "Europe/Paris", "currency": "EUR", "energy_unit": "kWh",
-            "option_lead_time": "PT1H", "option_granularity": "PT1H",
+            "option_lead_time": "PT1H", "option_granularity": "PT1H", "settlement_interval": "PT1H",
         }),
         ("party.added", "operator:party add", None, "carol", {"market_contexts": [CTX], "groups": ["north"], "digest_enabled": True}),
         ("party.added", "operator:party add", None, "dave", {"digest_enabled": False}),

@@ -5,7 +5,7 @@
   ``check_applied_once`` then reads the database and checks every answered request applied
   exactly once.
 - ``worker_pids``: the serving processes, found as children of the server process (whatever
-  the front: gunicorn, granian).
+  the front: gunicorn, granian), not the push worker.
 - ``stop_database`` / ``start_database``: the embedded PostgreSQL of the service's data folder
   stopped and started with the wheel's own ``pg_ctl``, as an operator would.
 """
@@ -41,7 +41,9 @@ def worker_pids(server_pid: int) -> set[int]:
             children.update(int(pid) for pid in (task / "children").read_text().split())
         except FileNotFoundError:  # a thread that ended since the folder was listed
             continue
-    return {pid for pid in children if b"postgres" not in _cmdline(pid) and b"pg_ctl" not in _cmdline(pid)}
+    # not the push worker either (`temix outbox push --follow`, service/push.py)
+    others = (b"postgres", b"pg_ctl", b"outbox")
+    return {pid for pid in children if not any(name in _cmdline(pid) for name in others)}
 
 
 def _cmdline(pid: int) -> bytes:

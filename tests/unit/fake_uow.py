@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from service.domain.audit import check_details
 from service.domain.commands import DistributionScope, Narrowing, ShownTender
+from service.domain.deliveries import MeterReading, RecordCounts
 from service.domain.errors import DuplicateIdError, NotFoundError
 from service.domain.registrations import Memberships, Registration
 from service.domain.intervals import Interval
@@ -459,6 +460,51 @@ class FakeRegistrations:
             self.rows[row.registration_id] = replace(row, cancelled_at=now)
 
 
+@dataclass
+class FakeDeliveries:
+    """``uow.deliveries``: readings by key, and the history of corrections."""
+
+    readings: dict[tuple, MeterReading] = field(default_factory=dict)
+    history: list[tuple] = field(default_factory=list)  # (key, old_kwh, new_kwh, reported_by, reported_at, source)
+    parties: dict = field(default_factory=dict)  # the unit of work's parties
+
+    def record(self, readings, reported_by, reported_at, source) -> RecordCounts:
+        keys = [r.key for r in readings]
+        assert len(set(keys)) == len(keys), "the merge takes no key twice"
+        new = corrected = 0
+        for r in readings:
+            old = self.readings.get(r.key)
+            if old is None:
+                new += 1
+            elif old.energy_kwh != r.energy_kwh or old.end != r.end:
+                corrected += 1
+                self.history.append((r.key, old.energy_kwh, r.energy_kwh, reported_by, reported_at, source))
+            else:
+                continue
+            self.readings[r.key] = r
+        return RecordCounts(new, corrected, len(readings) - new - corrected)
+
+    def unregistered(self, party_ids) -> list[str]:
+        return sorted(party_id for party_id in party_ids if party_id not in self.parties)
+
+    def for_party(self, party_id, market_context, interface, start, end) -> list[MeterReading]:
+        return sorted(
+            (
+                r for r in self.readings.values()
+                if r.party_id == party_id and r.market_context == market_context
+                and (interface is None or r.interface == interface) and start <= r.start < end
+            ),
+            key=lambda r: (r.start, r.interface, r.injection),
+        )
+
+    def net_delivered(self, market_context, start, end):
+        net: dict[tuple, Decimal] = defaultdict(Decimal)
+        for r in self.readings.values():
+            if r.market_context == market_context and start <= r.start < end:
+                net[(r.party_id, r.interface, r.start, r.end)] += r.net_kwh
+        return [(*key, value) for key, value in sorted(net.items(), key=lambda item: (item[0][2], item[0][0], item[0][1]))]
+
+
 class FakeUnitOfWork:
     """``with FakeUnitOfWork() as uow: ...; uow.commit()``, like the real one."""
 
@@ -471,6 +517,7 @@ class FakeUnitOfWork:
         self.quotes = FakeQuotes(self)
         self.audit = FakeAudit()
         self.registrations = FakeRegistrations(self)
+        self.deliveries = FakeDeliveries(parties=self.parties)
         self.book = FakeBook(self)
         self.committed = False
 

@@ -40,6 +40,7 @@ from service.domain.quotes import (
     Traded,
     TradePrice,
 )
+from service.domain.deliveries import CreatedDelivery, DeliveryAsked, MeteredDelivery, RecordCounts, ReportedDelivery
 from service.domain.markets import MarketContext
 from service.domain.matching import BookDepth, BookKey, PriceLevel
 from service.domain.registrations import Memberships, Registration
@@ -145,7 +146,7 @@ def wsdl_operations() -> dict[str, dict]:
 
 def test_every_wsdl_operation_has_a_row_and_every_row_a_wsdl_operation():
     published = wsdl_operations()
-    assert len(published) == 16
+    assert len(published) == 18
     assert sorted(published) == sorted(pipeline.OPERATIONS)
     for operation in pipeline.TABLE:
         assert published[operation.name] == dict(
@@ -201,6 +202,13 @@ RESULTS = {
         Registration("reg-2", "party-B", "party-A", Memberships(), datetime(2030, 1, 1, tzinfo=UTC)),
     )),
     "EiCancelPartyRegistration": CanceledRegistration(("reg-1",)),
+    "EiReportDelivery": ReportedDelivery(RecordCounts(2, 1, 0)),
+    "EiCreateDelivery": CreatedDelivery((
+        MeteredDelivery(DeliveryAsked("d1", msg.CTX, "NODE-1", datetime(2030, 1, 1, 10, tzinfo=UTC),
+                                      datetime(2030, 1, 1, 11, tzinfo=UTC), False), "delivery-1", Decimal("1.25")),
+        MeteredDelivery(DeliveryAsked("d2", msg.CTX, "NODE-1", datetime(2030, 1, 1, 10, tzinfo=UTC),
+                                      datetime(2030, 1, 1, 11, tzinfo=UTC), True), "delivery-2", None),
+    ), datetime(2030, 1, 2, tzinfo=UTC)),
     "EiRequestBook": OrderBooks((
         BookDepth(
             BookKey(msg.CTX, "energy", "", "NODE-1", datetime(2030, 1, 1, 10, tzinfo=UTC),
