@@ -108,6 +108,22 @@ def fronts_rows(data: dict, source: str) -> list[dict]:
     return rows
 
 
+def exchange_rows(data: dict, source: str) -> list[dict]:
+    """bench/exchange.py: one row per phase and round, named after the phase."""
+    m = data["machine"]
+    names = {"plain": "EiCreateTender (plain counterparty, exchange bench)", "book 10^3": "EiCreateTender to the exchange,"
+             " book of 10^3, no cross", "book 10^5": "EiCreateTender to the exchange, book of 10^5, no cross",
+             "fill 10^5": "EiCreateTender to the exchange, book of 10^5, one fill", "EiRequestBook 10^5": "EiRequestBook,"
+             " book of 10^5, depth 10"}
+    return [{
+        "date": data["date"][:10], "commit": data.get("commit") or m["commit"], "source": source, "scale": data["scale"],
+        "front": "granian", "workers": data["workers"], "clients": data["clients"], "phase_s": _num(p["seconds"], 1),
+        "operation": names.get(p["phase"], p["phase"]), "req_s": _num(p["rate"], 1), "p50_ms": _num(p["p50_ms"]),
+        "p99_ms": _num(p["p99_ms"]), "max_ms": _num(p["max_ms"], 1), "errors": p["errors"],
+        **_cpu(p.get("cores"), "service", p["rate"]),
+    } for p in data["phases"]]
+
+
 _LOG_HEAD = re.compile(r"bench of \S+ at (\S+)")
 _LOG_SCALE = re.compile(r"\] scale (\d+): database")
 _LOG_PHASE = re.compile(r"\]   (.+?): (\d+) req/s p50 ([\d.]+) p95 [\d.]+ p99 ([\d.]+) ms errors (\d+)")
@@ -138,7 +154,11 @@ def rows_of(path: Path) -> list[dict]:
     if path.suffix == ".log":
         return log_rows(path.read_text(), source, path.name[:10])
     data = json.loads(path.read_text())
-    return fronts_rows(data, source) if "fronts" in data else run_all_rows(data, source)
+    if "fronts" in data:
+        return fronts_rows(data, source)
+    if "runs" not in data and isinstance(data.get("phases"), list):  # bench/exchange.py
+        return exchange_rows(data, source)
+    return run_all_rows(data, source)
 
 
 def update(paths: list[Path], history: Path = HISTORY) -> int:

@@ -30,7 +30,7 @@ from service.auth.certificates import PLAIN, Transport
 from service.auth.wssecurity import Authenticator, read_username_token
 from service.domain.errors import RequestIdReusedError, TemixError
 from service.domain.markets import MarketContext
-from service.handlers import Context, NewCredentials, deliveries, markets, options, positions, quotes, registrations, tenders, transactions
+from service.handlers import Context, NewCredentials, deliveries, exchange, markets, options, positions, quotes, registrations, tenders, transactions
 from service.observe import current
 from service.soap import deliveries as wd
 from service.soap import mapping as m
@@ -188,6 +188,12 @@ TABLE = (
         "EiCreateDelivery", q(PYLD, "eiCreateDelivery"), "EiDelivery",
         wd.create_delivery, deliveries.create_delivery,
         w.reply(q(PYLD, "eiCreatedDelivery"), w.response, wd.deliveries),
+        idempotent=False,
+    ),
+    Operation(
+        "EiRequestBook", q(TEMIX, "eiRequestBook"), "EiTender",
+        readers.request_book, exchange.request_book,
+        w.reply(q(TEMIX, "eiReplyBook"), w.response, w.requestor, w.books),
         idempotent=False,
     ),
 )

@@ -34,12 +34,17 @@ One delivery day (default: tomorrow, UTC), in a market context of its own:
 
 5. Each party's positions (EiRequestPosition over the day, PT1H) and costs are printed, and
    each party's position profile is drawn to ``OUT/<party>.png``.
+6. The day after, the same parties trade through the market context's exchange
+   (``service.demo.exchange``): the REP posts its two prices as orders, each customer reads
+   the book (EiRequestBook) and posts orders at its best prices, which fill at once; the fills
+   and the published trade prices (EiRequestQuote) are printed.
 
 Why buy tenders for the battery rather than a tender of its own to the REP: with a two-sided
 price every customer only reads and accepts, the REP needs no acceptance policy of its own,
 and the TeMIX rule does the rest (the acceptor takes the opposite side of a tender).
 
-The options step is reported and skipped, not fatal, when the server does not support options.
+The options step is reported and skipped, not fatal, when the server does not support options,
+and so is the exchange day when the market context runs no exchange.
 """
 
 from service.demo.parties import DemoError

@@ -58,9 +58,9 @@ class Operator:
         return done.stdout.strip()
 
     def add_market_context(self, uri: str) -> str:
-        """With the option terms if this temix knows them; what it said."""
+        """With the option terms and an exchange if this temix knows them; what it said."""
         base = ("market-context", "add", uri, "--currency", CURRENCY, "--energy-unit", "kWh")
-        done = self.temix(*base, "--option-lead-time", "PT1H", "--option-granularity", "PT1H")
+        done = self.temix(*base, "--option-lead-time", "PT1H", "--option-granularity", "PT1H", "--exchange")
         if done.returncode == 2 and "unrecognized arguments" in done.stderr:
             return self.must(*base) + " (this temix has no option terms)"
         if done.returncode != 0:
@@ -164,12 +164,13 @@ class Agent:
 
     def __init__(self, base_url: str, party_id: str, password: str, market_context: str, group: str):
         self.party_id, self.market_context, self.group = party_id, market_context, group
-        self.tenders, self.transactions = (
-            _client(base_url, endpoint, party_id, password) for endpoint in ("EiTender", "EiTransaction")
+        self.tenders, self.transactions, self.quotes = (
+            _client(base_url, endpoint, party_id, password) for endpoint in ("EiTender", "EiTransaction", "EiQuote")
         )
 
-    def _call(self, client, operation: str, _soapheaders=None, **body):
-        body = {"requestID": new_id("req"), "partyID": self.party_id, **body}
+    def _call(self, client, operation: str, _soapheaders=None, as_party: bool = True, **body):
+        """``as_party``: the payload names the sender as ei:partyID (some name only a requestor)."""
+        body = {"requestID": new_id("req"), **({"partyID": self.party_id} if as_party else {}), **body}
         extra = {} if _soapheaders is None else {"_soapheaders": _soapheaders}
         reply = getattr(client.service, operation)(**body, **extra)
         _ok(reply, f"{operation} by {self.party_id}", body)
@@ -210,8 +211,39 @@ class Agent:
         self._call(self.tenders, "EiCreateTender", counterPartyID=counterparty,
                    eiTender=[{"tenderID": tender_id, "emixBase": product}])
 
+    def create_orders(self, exchange: str, items: list[dict]) -> str:
+        """EiCreateTender of these ei:eiTender items to the exchange: what filled at once, as
+        its response description says."""
+        reply = self._call(self.tenders, "EiCreateTender", counterPartyID=exchange, eiTender=items)
+        return reply.eiResponse.responseDescription
+
+    def cancel(self, tender_ids: list[str]) -> None:
+        self._call(self.tenders, "EiCancelTender", tenderID=tender_ids)
+
+    def book(self, day_start: datetime) -> list:
+        """EiRequestBook: the best price of each side of each book at NODE over the day."""
+        from service.client import substitute
+
+        reply = self._call(self.tenders, "EiRequestBook", as_party=False, requestorPartyID=self.party_id,
+                           marketContext=self.market_context, productKind="energy",
+                           emixInterface=substitute(self.tenders, "power:pnode", node=NODE),
+                           window={"dtStart": {"dateTime": day_start}, "duration": "PT24H"}, depth=1)
+        return list(reply.book or ())
+
+    def transactions_with(self, counterparty: str) -> list:
+        reply = self._call(self.transactions, "EiRequestTransaction", requestorPartyID=self.party_id,
+                           counterPartyID=[counterparty], marketContext=[self.market_context])
+        return list(reply.eiTransaction or ())
+
+    def trade_prices(self) -> list:
+        """EiRequestQuote from the market context: the trade prices it publishes."""
+        reply = self._call(self.quotes, "EiRequestQuote", as_party=False, requestorPartyID=self.party_id,
+                           publisherPartyID=self.market_context, marketContext=[self.market_context])
+        return list(reply.eiQuote or ())
+
     def standing_offers(self, maker: str) -> list[Offer]:
-        """EiRequestTender: the maker's standing tenders in our market context."""
+        """EiRequestTender: the maker's standing tenders in our market context (our own, if
+        the maker is the exchange we sent them to)."""
         reply = self._call(self.tenders, "EiRequestTender", requestorPartyID=self.party_id,
                            counterPartyID=[maker], marketContext=[self.market_context])
         return [_offer(t) for t in reply.eiTender or ()]

@@ -24,6 +24,9 @@ class DemoResult:
     exercised_hours: list[int] = field(default_factory=list)
     exercised_kw: dict[int, Decimal] = field(default_factory=dict)  # hour -> kW called on the cap
     option_roles: dict[str, str] = field(default_factory=dict)  # role -> "holder" or "writer"
+    exchange: str = "not tried"  # "traded: ...", or why not (service.demo.exchange)
+    exchange_fills: dict[str, list] = field(default_factory=dict)  # role -> its fills on the exchange day
+    trade_prices: dict[int, tuple] = field(default_factory=dict)  # hour -> (last, VWAP, kWh), exchange day
 
 
 def report(agents: dict[str, Agent], day_start: datetime, out_dir: Path, result: DemoResult) -> None:

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from service.demo.delivery import delivery_day
+from service.demo.exchange import trade_on_exchange
 from service.demo.parties import Agent, DemoError, Offer, Operator, Registrar, new_id
 from service.demo.report import DemoResult, report
 from service.demo.strategies import (
@@ -75,6 +76,7 @@ def main(base_url: str, *, out_dir: str | Path = "demo-out", data_dir: str | Pat
         report(agents, day_start, Path(out_dir), result)
         if isinstance(registry, Operator):  # meters and settlement are the operator's
             delivery_day(base_url, agents, passwords, registry, day_start, Path(out_dir), result)
+        trade_on_exchange(agents, day_start + 24 * HOUR, result)
     finally:
         registry.finish()
     return result
@@ -228,7 +230,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="read the registrar's password from standard input (else env TEMIX_REGISTRAR_PASSWORD)")
     parser.add_argument("--market-context", metavar="URI",
                         help=f"with --registrar: the market context to trade in (default {DEMO_MARKET_CONTEXT};"
-                        " the server's operator registers it)")
+                        " the server's operator registers it, with --exchange for the exchange day)")
 
 
 

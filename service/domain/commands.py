@@ -14,6 +14,7 @@ from decimal import Decimal
 from service.domain.errors import InvalidValueError
 from service.domain.intervals import Interval
 from service.domain.markets import MarketContext
+from service.domain.matching import BookDepth
 from service.domain.positions import PositionKey, PositionStep
 from service.domain.products import Product
 from service.domain.registrations import InitialPassword, Memberships, Registration
@@ -205,6 +206,27 @@ class RequestPosition:
 @dataclass(frozen=True)
 class PositionReport:
     positions: tuple[tuple[PositionKey, list[PositionStep]], ...]
+
+
+# ---------------------------------------------------------------- exchange books
+
+
+BOOK_DEPTH = 5  # price levels per side when the request names no depth
+
+
+@dataclass(frozen=True)
+class RequestBook:
+    market_context: str
+    product_kind: str | None = None
+    interface: tuple[str, str] | None = None  # (receipt node, '' for one node; delivery node)
+    window: Interval | None = None  # books whose delivery interval overlaps it
+    depth: int = BOOK_DEPTH  # price levels per side
+
+
+@dataclass(frozen=True)
+class OrderBooks:
+    books: tuple[BookDepth, ...]
+    description: str = "OK"
 
 
 # ---------------------------------------------------------------- options

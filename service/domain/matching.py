@@ -152,5 +152,23 @@ def describe_entered(entered: Iterable[Entered]) -> str:
     return "OK; filled at once: " + "; ".join(item.describe() for item in entered)
 
 
+@dataclass(frozen=True)
+class PriceLevel:
+    """The resting orders of one side of a book at one price, as parties see them: no names."""
+
+    price_per_kwh: Decimal
+    rate_kw: Decimal  # their remaining rates, summed
+    orders: int
+
+
+@dataclass(frozen=True)
+class BookDepth:
+    """A book's best price levels: bids (buys) highest first, offers (sells) lowest first."""
+
+    key: BookKey
+    bids: tuple[PriceLevel, ...] = ()
+    offers: tuple[PriceLevel, ...] = ()
+
+
 def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f")

@@ -15,6 +15,7 @@ from datetime import UTC
 from lxml import etree
 
 from service.domain.commands import (
+    BOOK_DEPTH,
     Acceptance,
     CancelRegistration,
     CancelTender,
@@ -27,6 +28,7 @@ from service.domain.commands import (
     ExerciseOption,
     Narrowing,
     Offer,
+    RequestBook,
     RequestMarketContext,
     RequestPosition,
     RequestRegistration,
@@ -126,6 +128,24 @@ def request_position(payload: etree._Element, reading: Reading) -> RequestPositi
         interface=m.position_interface(payload),
         market_contexts=tuple(m.texts(payload, q(EMIX, "marketContext"))),
         combine_transport=m.child_text(payload, q(TEMIX, "combineTransport")) in ("true", "1"),
+    )
+
+
+# ---------------------------------------------------------------- exchange books
+
+
+def request_book(payload: etree._Element, reading: Reading) -> RequestBook:
+    kind = m.child_text(payload, q(TEMIX, "productKind"))
+    if kind == "delivered":
+        raise InvalidValueError("temix:productKind 'delivered' is a position, not a book: ask for energy or transport")
+    window = payload.find(q(TEMIX, "window"))
+    depth = m.child_text(payload, q(TEMIX, "depth"))
+    return RequestBook(
+        market_context=m.text_of(payload, q(EMIX, "marketContext")),
+        product_kind=kind,
+        interface=m.position_interface(payload),
+        window=None if window is None else m.read_interval(window, UTC),
+        depth=BOOK_DEPTH if depth is None else int(depth),
     )
 
 

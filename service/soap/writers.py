@@ -13,8 +13,9 @@ from dataclasses import astuple, dataclass, field
 
 from lxml import etree
 
+from service.domain.intervals import exact_duration_text
 from service.soap import mapping as m
-from service.soap.ns import EI, EMIX, NSMAP, TEMIX, q
+from service.soap.ns import EI, EMIX, MIN, NSMAP, TEMIX, q
 from service.soap.stored import QUANTITY_PATH, SIDE_PATH, stored_products, with_quantity, with_side
 
 
@@ -113,6 +114,37 @@ def transactions(node, answer: Answer, result) -> None:
 def positions(node, answer: Answer, result) -> None:
     if result is not None:
         node.extend([m.position(key, steps) for key, steps in result.positions])
+
+
+def requestor(node, answer: Answer, result) -> None:
+    node.append(m.element(q(EI, "requestorPartyID"), answer.party_id))
+
+
+def books(node, answer: Answer, result) -> None:
+    """temix:book items: each book's product and its price levels, bids then offers."""
+    for book in () if result is None else result.books:
+        key = book.key
+        currency = [m.element(q(EMIX, "currency"), key.currency)] if key.currency else []
+        node.append(m.element(
+            q(TEMIX, "book"), None,
+            m.element(q(EMIX, "marketContext"), key.market_context),
+            m.element(q(TEMIX, "productKind"), key.product_kind),
+            m.interface_element(key.receipt_node, key.delivery_node),
+            m.element(q(MIN, "dtStart"), None, m.element(q(MIN, "dateTime"), m.format_instant(key.start))),
+            m.element(q(MIN, "duration"), exact_duration_text(key.end - key.start)),
+            *currency,
+            *(_level(q(TEMIX, "bid"), level) for level in book.bids),
+            *(_level(q(TEMIX, "offer"), level) for level in book.offers),
+        ))
+
+
+def _level(tag: str, level) -> etree._Element:
+    return m.element(
+        tag, None,
+        m.element(q(TEMIX, "price"), m.format_decimal(level.price_per_kwh)),
+        m.element(q(TEMIX, "rate"), m.format_decimal(level.rate_kw)),
+        m.element(q(TEMIX, "orders"), str(level.orders)),
+    )
 
 
 def market_context_terms(node, answer: Answer, result) -> None:

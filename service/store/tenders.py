@@ -127,12 +127,15 @@ class TenderRepository:
     def add(self, party_id: str, request_id: str, counterparty_id: str | None, offers, entered=None) -> None:
         """Insert the tenders with the unit's commit. A tenderID the party already used, or an
         unregistered counterparty (the foreign key: no lookup of our own), refuses the request.
-        ``entered``: per offer, the id reserved for it and the rate left after its fills (a
-        tender to an exchange, ``uow.book``)."""
+        ``entered``: per offer, the id reserved for it (None: every offer's id from the
+        sequence, at the insert) and the rate left after its fills (a tender to an exchange,
+        ``uow.book``)."""
         uow = self._uow
         rows = [_row(party_id, request_id, counterparty_id, offer) for offer in offers]
         for row, (pk, remaining_kw) in zip(rows, entered or ()):
-            row.update(id=pk, remaining_kw=remaining_kw)
+            row["remaining_kw"] = remaining_kw
+            if pk is not None:
+                row["id"] = pk
         tender_ids = [row["tender_id"] for row in rows]
         uow.queue(
             uow.insert_sql("temix_insert_tender", "tender", rows),

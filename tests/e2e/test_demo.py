@@ -26,8 +26,9 @@ CUSTOMERS = ("thermostat", "battery", "ev-charger")
 @pytest.fixture(scope="module")
 def registrar(server) -> tuple[str, str]:
     """A registrar's ID and password, as ``temix party add-registrar`` prints them, and the
-    demo's market context registered by the operator."""
+    demo's market context registered by the operator, running an exchange."""
     server.add_market_context(demo.DEMO_MARKET_CONTEXT, currency="USD")
+    server.temix("market-context", "set", demo.DEMO_MARKET_CONTEXT, "--exchange")
     done = subprocess.run(
         temix_command("party", "add-registrar", "demo-registrar", "--data-dir", str(server.data_dir)),
         capture_output=True, text=True, env=temix_env(), cwd=server.data_dir, timeout=120,
@@ -99,6 +100,41 @@ def test_the_rep_position_is_minus_the_customers_in_every_hour(outcome):
     assert outcome.values["rep"] == -sum(outcome.values[role] for role in CUSTOMERS)
 
 
+def fills_of(outcome, role: str, side: str) -> dict[int, tuple[Decimal, Decimal]]:
+    """hour -> (kW, price) of the role's fills on one side, on the exchange day."""
+    found = {}
+    for fill in outcome.exchange_fills[role]:
+        if fill.side == side:
+            assert fill.hour not in found, f"{role} filled twice at {fill.hour:02d}:00"
+            found[fill.hour] = (fill.quantity, fill.price)
+    return found
+
+
+def test_on_the_exchange_day_the_customers_orders_fill_against_the_reps_at_its_prices(outcome):
+    assert outcome.exchange.startswith("traded"), outcome.exchange
+    sell, buy_back = demo.SELL_PRICES, [p - demo.BUY_BACK_SPREAD for p in demo.SELL_PRICES]
+    comfort = {17, 18, 19, 20}
+    under_threshold = {h for h, price in enumerate(sell) if price < demo.THERMOSTAT_THRESHOLD}
+    assert fills_of(outcome, "thermostat", "buy") == {h: (Decimal(2), sell[h]) for h in under_threshold | comfort}
+    assert fills_of(outcome, "battery", "buy") == {h: (Decimal(5), sell[h]) for h in (1, 2, 3, 4)}
+    assert fills_of(outcome, "battery", "sell") == {h: (Decimal(5), buy_back[h]) for h in (18, 19, 20)}
+    assert fills_of(outcome, "ev-charger", "buy") == {
+        0: (Decimal("1.2"), sell[0]), **{h: (Decimal("7.2"), sell[h]) for h in (1, 2, 3, 4)}
+    }
+    # the REP's fills mirror the customers', fill by fill, at the same prices
+    customers = sorted((f.hour, f.quantity, f.price) for role in CUSTOMERS for f in outcome.exchange_fills[role])
+    assert sorted((f.hour, f.quantity, f.price) for f in outcome.exchange_fills["rep"]) == customers
+    assert {f.side for f in outcome.exchange_fills["rep"] if f.price == sell[f.hour]} == {"sell"}
+
+
+def test_the_exchange_days_trade_prices_are_published_for_every_hour_that_traded(outcome):
+    traded = {f.hour for f in outcome.exchange_fills["rep"]}
+    assert set(outcome.trade_prices) == traded
+    for hour, (last, vwap, kwh) in outcome.trade_prices.items():
+        assert last in {demo.SELL_PRICES[hour], demo.SELL_PRICES[hour] - demo.BUY_BACK_SPREAD}
+        assert demo.SELL_PRICES[hour] - demo.BUY_BACK_SPREAD <= vwap <= demo.SELL_PRICES[hour] and kwh > 0
+
+
 def test_a_png_of_each_party_position_profile_is_written(outcome):
     assert set(outcome.plots) == {"rep", *CUSTOMERS}
     for role, path in outcome.plots.items():
@@ -147,6 +183,10 @@ def test_temix_demo_needs_only_the_url_and_a_registrars_credentials(server, regi
     assert done.returncode == 0, done.stderr
     assert f"registrar {registrar[0]}: registered rep-" in done.stdout
     assert "cancelled the 4 registrations of this run" in done.stdout
+    assert "Fills (EiRequestTransaction, counterparty the exchange):" in done.stdout
+    assert "bought 32 kWh in 16 fills at 0.078-0.34" in done.stdout, done.stdout[-3000:]  # the thermostat's
+    assert "Published trade prices (EiRequestQuote from" in done.stdout
+    assert "cancelled its 48 orders left in the book" in done.stdout
     assert len(list((tmp_path / "out").glob("*.png"))) == 4
     assert not (tmp_path / "not-the-servers").exists()
 

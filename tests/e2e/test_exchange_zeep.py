@@ -74,3 +74,24 @@ def test_crossing_orders_sent_with_zeep_fill_against_the_exchange(server):
         requestID=unique("req"), partyID=party, requestorPartyID=party, tenderID=["seller-order"]
     )
     assert standing.eiTender[0].emixBase.streamPayloadBase.quantity == 6
+    # the book view: the seller's 6 kW rest at 0.08, with no name or tenderID beside them
+    seen = client["EiTender"].service.EiRequestBook(
+        requestID=unique("req"), requestorPartyID=party, marketContext=market,
+        emixInterface=substitute(client["EiTender"], "power:pnode", node="NODE-1"), depth=3,
+    )
+    assert seen.eiResponse.responseCode == "200", seen.eiResponse.responseDescription
+    (book,) = seen.book
+    assert (book.productKind, book.emixInterface.node, book.currency) == ("energy", "NODE-1", "USD")
+    assert book.dtStart.dateTime == datetime(2030, 1, 1, 10, tzinfo=UTC) and book.duration == "PT1H"
+    assert book.bid == [] and [(o.price, o.rate, o.orders) for o in book.offer] == [(Decimal("0.08"), Decimal(6), 1)]
+
+
+def test_a_party_outside_the_market_context_cannot_read_its_book_with_zeep(server):
+    market = f"http://market.example.com/temix/{unique('exchange')}"
+    server.temix("market-context", "add", market, "--exchange")
+    party = unique("outsider")
+    server.add_party(party, "secret-outsider")
+    client = zeep.Client(f"{server.base_url}/EiTender?wsdl", settings=zeep.Settings(strict=True),
+                         wsse=UsernameToken(party, "secret-outsider", use_digest=True), plugins=[SubstitutionPlugin()])
+    seen = client.service.EiRequestBook(requestID=unique("req"), requestorPartyID=party, marketContext=market)
+    assert seen.eiResponse.responseCode == "403" and seen.book == []

@@ -38,6 +38,7 @@ REQUESTS = {
     "EiRequestPosition": ("/EiTransaction", lambda: msg.request_position("r-rp", "party-B", H10, "PT1H", "PT1H", [msg.CTX], "energy", "NODE-1"), ()),
     "EiExerciseOption": ("/EiTransaction", lambda: opt.exercise_option("r-ex", "party-B", "party-A", "opt-x", ("ex-1", H10, "PT1H", "1")), ()),
     "EiRequestEiMarketContext": ("/EiMarketContext", lambda: msg.request_market_context("r-mc", "party-A", msg.CTX), ()),
+    "EiRequestBook": ("/EiTender", lambda: msg.request_book("r-rb", "party-A", msg.CTX, "energy", "NODE-1", None, H10, "PT1H", 5), ()),
 }
 
 
@@ -86,7 +87,8 @@ def leaf_cases():
 
 def send(service, operation, payload, headers=(), token=None):
     endpoint, build, _ = REQUESTS[operation]
-    party = build().findtext(".//{*}partyID")  # the sender, whatever the mutation did to the payload
+    sample = build()  # the sender, whatever the mutation did to the payload
+    party = sample.findtext(".//{*}partyID") or sample.findtext(".//{*}requestorPartyID")
     token = token if token is not None else msg.username_token(party, service.passwords[party])
     return service.raw(endpoint, msg.envelope(payload, token, headers))
 
@@ -151,6 +153,8 @@ VALUE_CASES = {
     "transaction filter from year 0 UTC": ("EiRequestTransaction", _set(q(STRM, "uid"), "0001-01-01T00:00:00+14:00/PT1H"), "uid"),
     "position window in year 10000 UTC": ("EiRequestPosition", _set(q(MIN, "dateTime"), "9999-12-31T23:59:59-14:00"), "dateTime"),
     "position window of P99999999Y": ("EiRequestPosition", _set(q(MIN, "duration"), "P99999999Y"), "duration"),
+    "book window in year 10000 UTC": ("EiRequestBook", _set(q(MIN, "dateTime"), "9999-12-31T23:59:59-14:00"), "dateTime"),
+    "book window of P99999999Y": ("EiRequestBook", _set(q(MIN, "duration"), "P99999999Y"), "duration"),
     "exercise quantity 10^120": ("EiExerciseOption", _set(q(EMIX, "quantity"), HUGE), "quantity"),
     "exercise in year 0 UTC": ("EiExerciseOption", _set(q(MIN, "dateTime"), "0001-01-01T00:00:00+14:00"), "dateTime"),
     "exercise lasting P99999999Y": ("EiExerciseOption", _set(q(MIN, "duration"), "P99999999Y"), "duration"),

@@ -227,6 +227,30 @@ def request_position(request_id, party, start, duration, resolution=None, market
     )
 
 
+def request_book(request_id, party, market_context, kind=None, node=None, receipt=None, start=None, duration=None, depth=None):
+    interface = None
+    if node is not None and receipt is None:
+        interface = el(q(POWER, "pnode"), None, el(q(POWER, "node"), node))
+    elif node is not None:
+        interface = el(
+            q(POWER, "transportInterface"), None, el(q(POWER, "pointOfReceipt"), receipt), el(q(POWER, "pointOfDelivery"), node)
+        )
+    window = None
+    if start is not None:
+        window = el(q(TEMIX, "window"), None, el(q(MIN, "dtStart"), None, el(q(MIN, "dateTime"), start)), el(q(MIN, "duration"), duration))
+    return el(
+        q(TEMIX, "eiRequestBook"),
+        None,
+        el(q(PYLD, "requestID"), request_id),
+        el(q(EI, "requestorPartyID"), party),
+        el(q(EMIX, "marketContext"), market_context),
+        el(q(TEMIX, "productKind"), kind) if kind else None,
+        interface,
+        window,
+        el(q(TEMIX, "depth"), str(depth)) if depth is not None else None,
+    )
+
+
 def username_token(user, password, digest=False, nonce=None, created=None):
     if not digest:
         return el(

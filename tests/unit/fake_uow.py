@@ -21,7 +21,8 @@ from service.domain.registrations import Memberships, Registration
 from service.domain.intervals import Interval
 from service.domain.positions import PositionChange, PositionKey, merge
 from service.domain.quotes import Quote, ShownQuote, TradeKey, Traded, TradePrice, fold
-from service.domain.tenders import Tender
+from service.domain.matching import BookKey, PriceLevel
+from service.domain.tenders import Side, Tender
 from service.store.positions import PositionWindow
 from service.store.quotes import StoredQuote
 from service.store.tenders import StoredTender
@@ -350,6 +351,39 @@ class FakeQuotes:
         found.sort(key=lambda price: (price.key.start, int(price.quote_id[6:])), reverse=True)
         return found[:limit]
 
+class FakeBook:
+    """``uow.book``'s view: the fake's standing tenders addressed to an exchange, summed per
+    book, side and price, best first."""
+
+    def __init__(self, uow: FakeUnitOfWork):
+        self.uow = uow
+
+    def levels(self, market_context, now, depth, limit, product_kind=None, interface=None, window=None):
+        summed: dict = {}
+        for row in self.uow.tenders.rows:
+            tender, terms = row.tender, row.tender.terms
+            if (
+                terms.market_context != market_context
+                or tender.counterparty_id != market_context + "#exchange"
+                or tender.is_quote or tender.remaining_kw <= 0 or tender.cancelled
+                or terms.interval.start <= now
+                or (tender.expires_at is not None and tender.expires_at <= now)
+                or (product_kind is not None and terms.kind.value != product_kind)
+                or (interface is not None and interface != (terms.interface.receipt_node or "", terms.interface.delivery_node))
+                or (window is not None and not (terms.interval.start < window.end and window.start < terms.interval.end))
+            ):
+                continue
+            key = BookKey.of(terms)
+            rate, orders = summed.get((key, terms.side, terms.price_per_kwh), (Decimal(0), 0))
+            summed[(key, terms.side, terms.price_per_kwh)] = (rate + tender.remaining_kw, orders + 1)
+        found = []
+        for key in sorted({key for key, _, _ in summed}, key=lambda k: (k.start, k.end, k.delivery_node, k.receipt_node, k.product_kind, k.currency)):
+            for side in (Side.BUY, Side.SELL):
+                prices = sorted((p for k, s, p in summed if k == key and s is side), reverse=side is Side.BUY)
+                found += [(key, side, PriceLevel(p, *summed[(key, side, p)])) for p in prices[:depth]]
+        return found[:limit]
+
+
 class FakeMarketContexts:
     """The registered market contexts; enrolment read from the parties' memberships."""
 
@@ -484,6 +518,7 @@ class FakeUnitOfWork:
         self.audit = FakeAudit()
         self.registrations = FakeRegistrations(self)
         self.deliveries = FakeDeliveries(parties=self.parties)
+        self.book = FakeBook(self)
         self.committed = False
 
     def __enter__(self) -> FakeUnitOfWork:

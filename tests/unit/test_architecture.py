@@ -25,6 +25,7 @@ from service.domain.commands import (
     DistributedTender,
     ExercisedOption,
     MarketContextTerms,
+    OrderBooks,
     PositionReport,
     RegistrationList,
     TenderList,
@@ -41,6 +42,7 @@ from service.domain.quotes import (
 )
 from service.domain.deliveries import CreatedDelivery, DeliveryAsked, MeteredDelivery, RecordCounts, ReportedDelivery
 from service.domain.markets import MarketContext
+from service.domain.matching import BookDepth, BookKey, PriceLevel
 from service.domain.registrations import Memberships, Registration
 from service.soap.schema import SchemaSet
 from service.soap.writers import Answer
@@ -144,7 +146,7 @@ def wsdl_operations() -> dict[str, dict]:
 
 def test_every_wsdl_operation_has_a_row_and_every_row_a_wsdl_operation():
     published = wsdl_operations()
-    assert len(published) == 17
+    assert len(published) == 18
     assert sorted(published) == sorted(pipeline.OPERATIONS)
     for operation in pipeline.TABLE:
         assert published[operation.name] == dict(
@@ -207,6 +209,14 @@ RESULTS = {
         MeteredDelivery(DeliveryAsked("d2", msg.CTX, "NODE-1", datetime(2030, 1, 1, 10, tzinfo=UTC),
                                       datetime(2030, 1, 1, 11, tzinfo=UTC), True), "delivery-2", None),
     ), datetime(2030, 1, 2, tzinfo=UTC)),
+    "EiRequestBook": OrderBooks((
+        BookDepth(
+            BookKey(msg.CTX, "energy", "", "NODE-1", datetime(2030, 1, 1, 10, tzinfo=UTC),
+                    datetime(2030, 1, 1, 11, tzinfo=UTC), "USD"),
+            bids=(PriceLevel(Decimal("0.08"), Decimal("2.5"), 2),),
+            offers=(PriceLevel(Decimal("0.09"), Decimal(1), 1), PriceLevel(Decimal("0.1"), Decimal(3), 2)),
+        ),
+    )),
 }
 
 
