@@ -274,13 +274,15 @@ def request_market_context(market, rid, index, rng):
 
 @seed("EiCreatePartyRegistration", "cr")
 def create_party_registration(market, rid, index, rng):
+    # Requests 2k and 2k+1 (sent at once by the two client threads) name the same new party or
+    # group: one creates it, the other finds it there.
     if rng.random() < 0.2:  # a new party with its first password (the server allows it)
         payload = msg.create_party_registration(
-            rid, f"fz-new-{index}", market_contexts=(CTX,), password=f"first-{index}", text_only=rng.choice([None, True])
+            rid, f"fz-new-{index // 2}", market_contexts=(CTX,), password=f"first-{index}", text_only=rng.choice([None, True])
         )
         return signed("/EiRegistration", payload, REGISTRAR)
     payload = msg.create_party_registration(
-        rid, rng.choice([REGISTREE, None]), market_contexts=rng.choice([(), (CTX2,)]), groups=(f"g-{index}",),
+        rid, rng.choice([REGISTREE, None]), market_contexts=rng.choice([(), (CTX2,)]), groups=(f"g-{index // 2}",),
         areas=rng.choice([(), (f"area-{index}",)]),
     )
     return signed("/EiRegistration", payload, REGISTRAR)
