@@ -31,10 +31,12 @@ from tests.support.server import CTX, Server
 
 CTX2 = "http://market.example.com/temix/fuzz-distribution"
 # MAKER's tenders are accepted and read; SELLER creates, distributes and cancels tenders and
-# publishes quotes; REGISTRAR registers REGISTREE (and new parties).
+# publishes quotes; SELLER and MAKER send orders to CTX's exchange; REGISTRAR registers
+# REGISTREE (and new parties).
 MAKER, SELLER, ACCEPTOR, HOLDER, READER, OTHER = "fz-maker", "fz-seller", "fz-acceptor", "fz-holder", "fz-reader", "fz-other"
 REGISTRAR, REGISTREE = "fz-registrar", "fz-registree"
 PARTIES = (MAKER, SELLER, ACCEPTOR, HOLDER, READER, OTHER, REGISTRAR, REGISTREE)
+EXCHANGE = f"{CTX}#exchange"
 OPTION_START = datetime(2030, 1, 1, tzinfo=UTC)
 
 
@@ -80,7 +82,7 @@ def known_ids(operation: str, market: Market, index: int) -> KnownIds:
     return KnownIds(
         tenders=("big-0", "opt-1", "pool-0", "read-1", "other-1", "ct-0-0", "nowhere"),
         transactions=("optx-1", "tx-read", "tx-0", "ex-0", "nowhere"),
-        parties=PARTIES + ("nobody", CTX, CTX2),
+        parties=PARTIES + ("nobody", CTX, CTX2, EXCHANGE),
         request_ids=lambda rng: rng.choice(earlier + [f"{prefix}-{rng.randrange(max(index, 1))}"]),
         quotes=("qpool-0", "read-q-0", "cq-0-0", "trade-1", "nowhere"),
         registrations=market.registrations[:3] + ("reg-00000000-0000-0000-0000-000000000000",),
@@ -92,6 +94,7 @@ def known_ids(operation: str, market: Market, index: int) -> KnownIds:
 
 def add_parties(server: Server) -> None:
     server.add_market_context(CTX2, currency="USD")
+    server.temix("market-context", "set", CTX, "--exchange")
     for party in PARTIES:
         if party == REGISTRAR:
             server.temix("party", "add", party, "--password-stdin", "--role", "registrar", stdin=password(party) + "\n")
@@ -158,6 +161,19 @@ def some_products(rng: random.Random, rid: str, market_context: str, states=("te
     ]
 
 
+def some_orders(rng: random.Random, rid: str):
+    return [
+        (
+            f"{rid}-{k}",
+            msg.product(
+                side=rng.choice(["sell", "buy"]), quantity=rng.choice(["10", "0.5", "4"]), price=rng.choice(["0.08", "0.09", "0.10"]),
+                duration=rng.choice(["PT1H", "PT15M"]), integral_only=rng.choice([None, None, "true"]), uid=f"u{k}",
+            ),
+        )
+        for k in range(rng.randint(1, 3))
+    ]
+
+
 def intervals(rng: random.Random) -> tuple[str, ...]:
     return rng.choice([(), ("2030-01-01T00:00:00Z/P1D",), ("2030-01-01T09:00:00Z/2030-01-01T12:00:00Z",)])
 
@@ -168,6 +184,9 @@ def signed(path: str, payload, party: str, headers=()) -> Case:
 
 @seed("EiCreateTender", "ct")
 def create_tender(market, rid, index, rng):
+    if rng.random() < 0.3:  # orders to the exchange, from two parties, in a few books: they cross and fill
+        party = rng.choice([SELLER, MAKER])
+        return signed("/EiTender", msg.create_tender(rid, party, EXCHANGE, *some_orders(rng, rid)), party)
     return signed("/EiTender", msg.create_tender(rid, SELLER, OTHER, *some_products(rng, rid, CTX)), SELLER)
 
 
@@ -179,6 +198,8 @@ def distribute_tender(market, rid, index, rng):
 
 @seed("EiCancelTender", "cn")
 def cancel_tender(market, rid, index, rng):
+    if rng.random() < 0.2:  # what the fuzz of EiCreateTender made: tenders, orders resting in a book
+        return signed("/EiTender", msg.cancel_tender(rid, SELLER, f"ct-{rng.randrange(market.count)}-0"), SELLER)
     return signed("/EiTender", msg.cancel_tender(rid, SELLER, f"pool-{index % market.count}"), SELLER)
 
 
@@ -207,6 +228,10 @@ def request_transaction(market, rid, index, rng):
         reader, prefix = rng.choice([(ACCEPTOR, "tx"), (HOLDER, "ex"), (MAKER, rng.choice(["tx", "ex"]))])
         made = [f"{prefix}-{rng.randrange(market.count)}" for _ in range(rng.randint(1, 4))]
         return signed("/EiTransaction", msg.request_transaction(rid, reader, transaction_ids=made), reader)
+    if rng.random() < 0.2:  # the fills of the orders the fuzz of EiCreateTender sent to the exchange
+        reader = rng.choice([SELLER, MAKER])
+        payload = msg.request_transaction(rid, reader, counterparties=(EXCHANGE,), intervals=intervals(rng))
+        return signed("/EiTransaction", payload, reader)
     payload = msg.request_transaction(
         rid, READER, counterparties=rng.choice([(), (MAKER,)]), market_contexts=rng.choice([(), (CTX,)]),
         transaction_ids=rng.choice([(), ("tx-read",)]), intervals=rng.choice([(), ("2030-01-01T00:00:00Z/P1D",)]),
