@@ -10,12 +10,12 @@ checked for every request or every batch:
   response code (not 5xx), or a SOAP fault whose code is not ``Server``, or 413;
 - no traceback (nor any ERROR or CRITICAL line) in the server log;
 - no write from a refused request: every row written is traced to the request whose
-  accepted answer was logged in the same transaction (``tests.support.write_audit``), and no
-  read is logged;
+  accepted answer was logged in the same transaction (``tests.support.write_audit``), no
+  read is logged, and a membership is taken out only with the registration that added it;
 - the server stays up: ``/health`` answers and the process lives after every batch.
 
 Replay: ``TEMIX_FUZZ_SEED`` (printed on failure) fixes every request; ``TEMIX_FUZZ_COUNT``
-scales the count per operation for longer local runs.
+sets the count per operation for longer local runs.
 """
 
 from __future__ import annotations
