@@ -21,6 +21,7 @@ from service.domain.commands import (
     ok_description,
 )
 from service.domain.errors import InvalidValueError, NotFoundError, NotPermittedError, NotStandingError
+from service.domain.matching import exchange_market
 from service.domain.registrations import check_asked, check_registrar
 from service.handlers import Context
 
@@ -38,6 +39,10 @@ def create_registration(cmd: CreateRegistration, uow, ctx: Context) -> CreatedRe
     if cmd.registree_id == "":
         raise InvalidValueError("registreePartyID is empty")
     registree = cmd.registree_id or ctx.party_id
+    if exchange_market(registree) is not None:  # it never authenticates and is enrolled nowhere
+        raise NotPermittedError(
+            f"{registree!r} is reserved for the exchange of a market context: no registration creates or enrols it"
+        )
     check_asked(cmd.memberships, cmd.initial_password)
     for uri in cmd.memberships.market_contexts:
         ctx.market_of(uri)  # 462 if the market context is not registered

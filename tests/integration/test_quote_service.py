@@ -201,3 +201,29 @@ def test_quotes_created_and_cancelled_are_in_the_audit_trail(market, engine):
         ("quote.cancelled", "party-A", "x1", "party-A", "party-B"),
     ]
     assert rows[0].details == {"quote_id": "q1", "products": 1, "recipients": 1}
+
+
+@pytest.mark.parametrize(
+    "cancelled, subscriber, code",
+    [
+        (("q1", "nowhere"), None, "404"),  # one unknown: none cancelled
+        (("q1",), "party-C", "404"),  # not published to the subscriber named
+        (("q1", "q-gone"), None, "410"),  # one cancelled already
+    ],
+)
+def test_a_refused_cancellation_cancels_none_writes_nothing_and_its_retry_gets_the_same_answer(
+    market, engine, cancelled, subscriber, code
+):
+    assert create(market, "c1", ("q1", msg.product(state=IOI)), ("q-gone", msg.product(state=IOI))).code == "200"
+    assert market.call("/EiQuote", qm.cancel_quote("x0", "party-A", "q-gone"), as_party="party-A").code == "200"
+    with engine.connect() as conn:
+        before = conn.execute(select(quote.c.quote_id, quote.c.cancelled_at).order_by(quote.c.quote_id)).all()
+    events = count(engine, audit_event)
+    cancelling = qm.cancel_quote("x1", "party-A", *cancelled, subscriber=subscriber)
+    first = market.call("/EiQuote", cancelling, as_party="party-A")
+    assert first.code == code, first.description
+    assert market.call("/EiQuote", cancelling, as_party="party-A").body == first.body
+    with engine.connect() as conn:
+        assert conn.execute(select(quote.c.quote_id, quote.c.cancelled_at).order_by(quote.c.quote_id)).all() == before
+    assert count(engine, audit_event) == events
+    assert quote_ids(ask(market, "party-B", "party-A")) == ["q1"]

@@ -154,6 +154,8 @@ def test_passwords_are_refused_unless_the_server_allows_them(service, registry, 
         ("party-A", {"roles": ["registrar"]}, "403"),  # the operator's to give
         ("party-A", {"roles": ["astronaut"]}, "400"),
         ("party-A", {}, "400"),  # adds nothing
+        (f"{CTX}#exchange", {"password": NEW_PASSWORD}, "403"),  # reserved: an exchange never authenticates
+        (f"{CTX}#exchange", {"groups": ["g"]}, "403"),
     ],
 )
 def test_a_refused_registration_writes_nothing(registry, engine, registree, info, code):

@@ -81,3 +81,33 @@ def test_an_answer_logged_other_than_the_client_got_is_reported(engine):
         log_answer(conn, "r4", "200")
     problems, _ = audit_since(engine, since, {("p", "r4"): ["fault soap11env:Server"]})
     assert problems == [("logged answer 200 but the client got ['fault soap11env:Server']", ("p", "r4"))]
+
+
+def add_membership(conn, party: str, group: str, registration: str | None = None) -> None:
+    conn.execute(text("INSERT INTO party (party_id, password_hash) VALUES (:p, 'x') ON CONFLICT DO NOTHING"), {"p": party})
+    conn.execute(text("INSERT INTO party_group (party_id, group_name) VALUES (:p, :g)"), {"p": party, "g": group})
+    if registration is not None:
+        conn.execute(
+            text("INSERT INTO registration (registration_id, party_id, registrar_id, request_id, created_at)"
+                 " VALUES (:r, :p, :p, :r, now())"),
+            {"r": registration, "p": party},
+        )
+        conn.execute(
+            text("INSERT INTO registration_membership (registration_id, kind, name) VALUES (:r, 'group', :g)"),
+            {"r": registration, "g": group},
+        )
+
+
+def test_a_membership_taken_out_is_explained_only_by_a_registration_cancelled_since_the_mark(engine):
+    with engine.begin() as conn:
+        add_membership(conn, "audit-party", "by-registration", "audit-reg-1")
+        add_membership(conn, "audit-party", "by-nothing")
+    with engine.connect() as conn:
+        since = audit.mark(conn)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE registration SET cancelled_at = now() WHERE registration_id = 'audit-reg-1'"))
+        conn.execute(text("DELETE FROM party_group WHERE party_id = 'audit-party'"))
+        log_answer(conn, "r5", "200", operation="EiCancelPartyRegistration")
+    problems, shrunk = audit_since(engine, since, {("p", "r5"): ["code 200"]})
+    assert problems == []
+    assert shrunk == ["group 'by-nothing' of audit-party taken out, by no registration cancelled"]

@@ -53,6 +53,8 @@ class KnownIds:
     transactions: tuple[str, ...]
     parties: tuple[str, ...]
     request_ids: Callable[[random.Random], str]  # an earlier request's ID
+    quotes: tuple[str, ...] = ()
+    registrations: tuple[str, ...] = ()
 
 
 def _short(value: str) -> str:
@@ -203,8 +205,11 @@ class Mutator:
             "tenderID": self.ids.tenders,
             "transactionID": self.ids.transactions,
             "optionTransactionID": self.ids.transactions,
-        }.get(local, self.ids.parties)
-        value = rng.choice(list(pool) + [rng.choice(self.ids.tenders + self.ids.transactions + self.ids.parties)])
+            "quoteID": self.ids.quotes,
+            "registrationID": self.ids.registrations,
+        }.get(local) or self.ids.parties
+        every = self.ids.tenders + self.ids.transactions + self.ids.quotes + self.ids.registrations + self.ids.parties
+        value = rng.choice(list(pool) + [rng.choice(every)])
         target.text = value
         return f"{local} := real {_short(value)}"
 

@@ -38,7 +38,7 @@ DECIMALS = [
 WORDS = [
     "", " ", "\t \n ", "Ünïcødé ☃ 𝄞 مرحبا 中文", "\u200b", "\u202eevil", "<&>\"'", "]]>", "&amp;", "a b", "  padded  ",
     "\u00a0", "true", "false", "1", "0", "call", "put", "buy", "sell", "tender", "transaction", "exercise",
-    "indicationOfInterest", "k", "M", "W", "Wh", "USD", "EUR", "power", "transport", "http://market.example.com/temix/ctx1",
+    "indicationOfInterest", "publication", "registrar", "k", "M", "W", "Wh", "USD", "EUR", "power", "transport", "http://market.example.com/temix/ctx1",
     "urn:unknown:context", "NODE-1", "null", "nil", "%s%n%x", "'; DROP TABLE tender; --", "${jndi:ldap://x}", "\\",
 ]
 INTERVALS = [
@@ -48,7 +48,8 @@ INTERVALS = [
 ]
 ID_TAGS = {"requestID", "tenderID", "transactionID", "partyID", "counterPartyID", "requestorPartyID",
            "optionTransactionID", "uid", "node", "pointOfReceipt", "pointOfDelivery", "marketContext", "group",
-           "serviceArea", "mrid"}
+           "serviceArea", "mrid", "quoteID", "registrationID", "publisherPartyID", "subscriberPartyID",
+           "registreePartyID", "registrarPartyID"}
 NAMESPACES = [EI, EMIX, MIN, POWER, PYLD, TEMIX, WSSE, SOAP11_ENV, "", "urn:wrong", "http://docs.oasis-open.org/ns/energyinterop/201110"]
 
 

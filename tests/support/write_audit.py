@@ -6,8 +6,13 @@ its rows and logs its answer in the request log in one transaction, so a row wri
 the mark belongs to the request whose request-log row has the same ``xmin``; that request
 must have been accepted (responseCode 200) and answered so. A write in a transaction that
 logged no answer (a read that wrote, or a refusal that kept its writes), a logged refusal that
-wrote rows, a logged read, or a logged answer the client never got, is reported. Nothing in
-the request path deletes business rows, so a smaller row count is reported too.
+wrote rows, a logged read, or a logged answer the client never got, is reported.
+
+Deleted rows carry no ``xmin`` to trace. The one deletion in the request path is
+EiCancelPartyRegistration's: it takes out the memberships (market contexts, groups, service
+areas, roles) its registration added. So a membership gone since the mark must be one that a
+registration cancelled since the mark added (the cancellation's update of that registration is
+a write, traced as above); any other table with fewer rows is reported.
 
 Not audited: ``used_nonce`` (authentication remembers a digest's nonce even when the request
 is then refused: that is the replay guard).
@@ -25,6 +30,18 @@ from service.store.tables import metadata
 
 # every table of the service but the request log and the nonces
 BUSINESS_TABLES = tuple(table.name for table in metadata.sorted_tables if table.name not in ("request_log", "used_nonce"))
+# a registration_membership's kind -> the membership table and its name column
+MEMBERSHIPS = {
+    "market_context": ("party_market_context", "market_context"),
+    "group": ("party_group", "group_name"),
+    "service_area": ("party_service_area", "service_area"),
+    "role": ("party_role", "role"),
+}
+_MEMBERS = " UNION ALL ".join(f"SELECT '{kind}', party_id, {column} FROM {table}" for kind, (table, column) in MEMBERSHIPS.items())
+_CANCELLED_SINCE = (
+    "SELECT m.kind, r.party_id, m.name FROM registration r JOIN registration_membership m USING (registration_id)"
+    " WHERE r.cancelled_at IS NOT NULL AND r.xmin::text::bigint >= :x"
+)
 _BY_REQUEST = {table.name for table in metadata.sorted_tables if "request_id" in table.c}
 _NEXT_XID = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
 _COUNTS = "SELECT " + ", ".join(f'(SELECT count(*) FROM "{table}")' for table in BUSINESS_TABLES)
@@ -34,6 +51,7 @@ _COUNTS = "SELECT " + ", ".join(f'(SELECT count(*) FROM "{table}")' for table in
 class Mark:
     next_xid: int
     counts: tuple[int, ...]
+    memberships: frozenset[tuple[str, str, str]]  # (kind, party, name)
 
 
 @dataclass(frozen=True)
@@ -52,7 +70,13 @@ class Logged:
 
 
 def mark(conn) -> Mark:
-    return Mark(conn.execute(text(_NEXT_XID)).scalar_one(), tuple(conn.execute(text(_COUNTS)).one()))
+    return Mark(
+        conn.execute(text(_NEXT_XID)).scalar_one(), tuple(conn.execute(text(_COUNTS)).one()), _memberships(conn)
+    )
+
+
+def _memberships(conn) -> frozenset[tuple[str, str, str]]:
+    return frozenset(tuple(row) for row in conn.execute(text(_MEMBERS)))
 
 
 def writes_since(conn, since: Mark) -> tuple[dict[int, set[str]], list[Logged], list[str]]:
@@ -78,7 +102,15 @@ def writes_since(conn, since: Mark) -> tuple[dict[int, set[str]], list[Logged], 
         )
     ]
     counts = tuple(conn.execute(text(_COUNTS)).one())
-    shrunk = [f"{t}: {a} -> {b} rows" for t, a, b in zip(BUSINESS_TABLES, since.counts, counts) if b < a]
+    membership_tables = {table for table, _ in MEMBERSHIPS.values()}
+    shrunk = [
+        f"{t}: {a} -> {b} rows"
+        for t, a, b in zip(BUSINESS_TABLES, since.counts, counts)
+        if b < a and t not in membership_tables
+    ]
+    gone = since.memberships - _memberships(conn)
+    cancelled = {tuple(row) for row in conn.execute(text(_CANCELLED_SINCE), {"x": since.next_xid})}
+    shrunk += [f"{kind} {name!r} of {party} taken out, by no registration cancelled" for kind, party, name in sorted(gone - cancelled)]
     return written, logged, shrunk
 
 

@@ -89,6 +89,23 @@ def test_a_registration_breaking_a_rule_is_refused(command, code):
     assert uow.registrations.rows == {}
 
 
+@pytest.mark.parametrize("started", [True, False])  # its party is registered when the exchange first starts
+@pytest.mark.parametrize("info", [Memberships.of(groups=["g"]), Memberships.of([CTX])])
+@pytest.mark.parametrize("password", [None, InitialPassword("pw-X")])
+def test_a_market_contexts_exchange_is_registered_by_no_registrar(started, info, password):
+    """Its party ID is reserved and never authenticates (README "Exchange"), as `temix party
+    add` refuses it: a registrar neither creates it with a password nor enrols it anywhere."""
+    exchange = f"{CTX}#exchange"
+    def parties():
+        return {"reg": Party(roles={"registrar"}), **({exchange: Party()} if started else {})}
+    uow = FakeUnitOfWork(parties())
+    command = CreateRegistration(exchange, info, password)
+    with pytest.raises(TemixError, match="reserved for the exchange") as refused:
+        create_registration(command, uow, ctx(credentials=Credentials()))
+    assert refused.value.response_code == "403"
+    assert uow.registrations.rows == {} and uow.parties == parties()
+
+
 def test_a_new_party_gets_its_password_only_if_the_server_allows_it():
     uow = market()
     command = CreateRegistration("party-N", Memberships.of([CTX]), InitialPassword("pw-N"))
