@@ -32,7 +32,7 @@ from pathlib import Path
 
 import run_all  # noqa: F401, I001  (first: puts the service tree on sys.path)
 from fronts import _median, cpu_ms_per_request
-from run_all import BENCH, LOGIN_PARTIES_EXTRA, Monitor, ScaleRun, log, machine
+from run_all import BENCH, LOGIN_PARTIES_EXTRA, Monitor, ScaleRun, log, machine, save_run
 
 import load
 import preload
@@ -260,9 +260,7 @@ def main(argv=None) -> int:
                 "rounds": args.rounds, "clients": args.clients, "workers": args.workers, "phases": phases,
                 "commit": tree_commit(BENCH.parent), "explain": plan}
         stem = BENCH / "results" / f"{args.date}-exchange"
-        stem.with_suffix(".json").write_text(json.dumps(data, indent=1, default=str))
-        stem.with_suffix(".md").write_text(render(data))
-        log(f"wrote {stem}.md and .json")
+        save_run(stem, data, render)
     return 0
 
 

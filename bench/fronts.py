@@ -38,7 +38,7 @@ from datetime import date
 from pathlib import Path
 
 import run_all  # noqa: E402  (puts the service tree on sys.path)
-from run_all import BENCH, SRC, Monitor, ScaleRun, log, machine
+from run_all import BENCH, SRC, Monitor, ScaleRun, log, machine, save_run
 from sqlalchemy import text
 
 import preload  # noqa: E402
@@ -378,9 +378,7 @@ def main(argv=None) -> int:
                 "fronts": fronts, "profile": profiled,
                 "trees": {name: {"src": str(path), "commit": tree_commit(path)} for name, path in TREES.items()}}
         stem = BENCH / "results" / f"{args.date}-{'trees' if TREES else 'fronts'}"
-        stem.with_suffix(".json").write_text(json.dumps(data, indent=1, default=str))
-        stem.with_suffix(".md").write_text(render(data))
-        log(f"wrote {stem}.md and .json")
+        save_run(stem, data, render)
     return 0
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import fronts
 import run_all  # noqa: E402  (puts the service tree on sys.path)
 from fronts import FRONTS, TREES, _median, cpu_ms_per_request, start, tree_commit
-from run_all import BENCH, Monitor, ScaleRun, log, machine
+from run_all import BENCH, Monitor, ScaleRun, log, machine, save_run
 from sqlalchemy import text
 
 import preload  # noqa: E402
@@ -148,9 +148,7 @@ def main(argv=None) -> int:
                 "clients": args.clients, "workers": args.workers, "phases": phases,
                 "trees": {name: {"src": str(path), "commit": tree_commit(path)} for name, path in TREES.items()}}
         stem = BENCH / "results" / f"{args.date}-quotes"
-        stem.with_suffix(".json").write_text(json.dumps(data, indent=1, default=str))
-        stem.with_suffix(".md").write_text(render(data))
-        log(f"wrote {stem}.md and .json")
+        save_run(stem, data, render)
     return 0
 
 

@@ -67,6 +67,13 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def save_run(stem: Path, data: dict, render) -> None:
+    """A run's figures: ``stem``.json as measured, ``stem``.md as the README's tables show them."""
+    stem.with_suffix(".json").write_text(json.dumps(data, indent=1, default=str))
+    stem.with_suffix(".md").write_text(render(data))
+    log(f"wrote {stem}.md and .json")
+
+
 # ------------------------------------------------------------------------------- processes
 
 

@@ -109,12 +109,7 @@ def deliveries(node, answer, result) -> None:
         power = m.element(
             METERED_POWER, None,
             m.element(q(POWER, "pnode"), None, m.element(q(POWER, "node"), asked.interface)),
-            m.element(
-                q(POWER, "energyReal"), None,
-                m.element(q(POWER, "itemDescription"), "RealEnergy"),
-                m.element(q(POWER, "itemUnits"), "Wh"),
-                m.element(q(SCALE, "siScaleCode"), "k"),
-            ),
+            m.kwh_item(),
         )
         if shown.energy_kwh is not None:
             power.append(m.element(q(EMIX, "quantity"), m.format_decimal(shown.energy_kwh)))

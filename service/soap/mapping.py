@@ -365,6 +365,18 @@ def position_interface(payload: etree._Element) -> tuple[str, str] | None:
     return None
 
 
+def kwh_item() -> etree._Element:
+    """``power:energyReal`` in kWh: the item of an energy quantity (quotes' trade prices,
+    imbalance transactions, metered deliveries)."""
+    return element(
+        q(POWER, "energyReal"),
+        None,
+        element(q(POWER, "itemDescription"), "RealEnergy"),
+        element(q(POWER, "itemUnits"), "Wh"),
+        element(q(SCALE, "siScaleCode"), "k"),
+    )
+
+
 def interface_element(receipt_node: str, delivery_node: str) -> etree._Element:
     if receipt_node:
         return element(

@@ -32,7 +32,7 @@ from service.domain.quotes import (
     TradePrice,
 )
 from service.soap import mapping as m
-from service.soap.ns import EI, EMIX, MIN, POWER, SCALE, q
+from service.soap.ns import EI, EMIX, MIN, POWER, q
 from service.soap.readers import Reading, narrowing
 from service.soap.scope import SCOPE
 from service.soap.stored import stored_form
@@ -123,13 +123,7 @@ def _price_product(price: TradePrice, uid: str, per_kwh: Decimal, energy_kwh: De
         None,
         m.interface_element(key.receipt_node, key.delivery_node),
         m.element(q(EMIX, "price"), None, m.element(q(EMIX, "value"), _text(per_kwh))),
-        m.element(
-            q(POWER, "energyReal"),
-            None,
-            m.element(q(POWER, "itemDescription"), "RealEnergy"),
-            m.element(q(POWER, "itemUnits"), "Wh"),
-            m.element(q(SCALE, "siScaleCode"), "k"),
-        ),
+        m.kwh_item(),
     )
     if energy_kwh is not None:
         power.append(m.element(q(EMIX, "quantity"), _text(energy_kwh)))

@@ -19,7 +19,7 @@ from service.domain.settlement import DELIVERY_STATE
 from service.domain.tenders import Terms
 from service.domain.units import energy_kwh
 from service.soap import mapping as m
-from service.soap.ns import EMIX, MIN, POWER, SCALE, q
+from service.soap.ns import EMIX, MIN, POWER, q
 
 
 class SettlementForms:
@@ -48,13 +48,7 @@ class SettlementForms:
             None,
             m.interface_element("", terms.interface.delivery_node),
             m.element(q(EMIX, "price"), None, m.element(q(EMIX, "value"), m.format_decimal(terms.price_per_kwh))),
-            m.element(
-                q(POWER, "energyReal"),
-                None,
-                m.element(q(POWER, "itemDescription"), "RealEnergy"),
-                m.element(q(POWER, "itemUnits"), "Wh"),
-                m.element(q(SCALE, "siScaleCode"), "k"),
-            ),
+            m.kwh_item(),
             m.element(q(EMIX, "quantity"), m.format_decimal(energy_kwh(terms.quantity_kw, terms.interval))),
         )
         product = m.element(

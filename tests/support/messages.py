@@ -204,14 +204,21 @@ def request_transaction(request_id, party, counterparties=(), market_contexts=()
     )
 
 
+def _filter_interface(node, receipt):
+    """A read's interface filter: a node, a transport (receipt, node), or none."""
+    if node is None:
+        return None
+    if receipt is None:
+        return el(q(POWER, "pnode"), None, el(q(POWER, "node"), node))
+    return el(q(POWER, "transportInterface"), None, el(q(POWER, "pointOfReceipt"), receipt), el(q(POWER, "pointOfDelivery"), node))
+
+
+def _window(start, duration):
+    return el(q(TEMIX, "window"), None, el(q(MIN, "dtStart"), None, el(q(MIN, "dateTime"), start)), el(q(MIN, "duration"), duration))
+
+
 def request_position(request_id, party, start, duration, resolution=None, market_contexts=(), kind=None, node=None, receipt=None, combine=False):
-    interface = None
-    if node is not None and receipt is None:
-        interface = el(q(POWER, "pnode"), None, el(q(POWER, "node"), node))
-    elif node is not None:
-        interface = el(
-            q(POWER, "transportInterface"), None, el(q(POWER, "pointOfReceipt"), receipt), el(q(POWER, "pointOfDelivery"), node)
-        )
+    interface = _filter_interface(node, receipt)
     return el(
         q(TEMIX, "eiRequestPosition"),
         None,
@@ -221,23 +228,15 @@ def request_position(request_id, party, start, duration, resolution=None, market
         *(el(q(EMIX, "marketContext"), m) for m in market_contexts),
         el(q(TEMIX, "productKind"), kind) if kind else None,
         interface,
-        el(q(TEMIX, "window"), None, el(q(MIN, "dtStart"), None, el(q(MIN, "dateTime"), start)), el(q(MIN, "duration"), duration)),
+        _window(start, duration),
         el(q(TEMIX, "resolution"), resolution) if resolution else None,
         el(q(TEMIX, "combineTransport"), "true") if combine else None,
     )
 
 
 def request_book(request_id, party, market_context, kind=None, node=None, receipt=None, start=None, duration=None, depth=None):
-    interface = None
-    if node is not None and receipt is None:
-        interface = el(q(POWER, "pnode"), None, el(q(POWER, "node"), node))
-    elif node is not None:
-        interface = el(
-            q(POWER, "transportInterface"), None, el(q(POWER, "pointOfReceipt"), receipt), el(q(POWER, "pointOfDelivery"), node)
-        )
-    window = None
-    if start is not None:
-        window = el(q(TEMIX, "window"), None, el(q(MIN, "dtStart"), None, el(q(MIN, "dateTime"), start)), el(q(MIN, "duration"), duration))
+    interface = _filter_interface(node, receipt)
+    window = _window(start, duration) if start is not None else None
     return el(
         q(TEMIX, "eiRequestBook"),
         None,
