@@ -87,6 +87,7 @@ def _checked_balancing(conn, args) -> None:
 def _market_add(args, settings, stdin) -> int:
     from service.store.audit import record_operator
     from service.store.markets import add_market_context
+    from service.store.parties import get_party_credentials
 
     currency = _checked_currency(args.currency, settings) if args.currency else None
     try:
@@ -99,6 +100,8 @@ def _market_add(args, settings, stdin) -> int:
         raise CommandError(f"{error.description}; nothing changed") from error
     with with_connection(settings, write=True) as conn:
         _checked_balancing(conn, args)
+        if get_party_credentials(conn, context.uri) is not None:  # the URI is the ID it publishes under
+            raise CommandError(f"{args.uri} is a party's ID: a market context publishes under its URI; nothing changed")
         if not add_market_context(conn, context):
             raise CommandError(f"market context {args.uri} is already registered; nothing changed")
         details = {

@@ -137,7 +137,7 @@ def _store_party(args, settings: Settings, password: str, memberships) -> None:
     from service.auth.passwords import hash_password
     from service.store.audit import record_operator
     from service.store.party_credentials import hold_server_key
-    from service.store.parties import PartyExistsError, add_party
+    from service.store.parties import PartyExistsError, add_party, unregistered_market_contexts
 
     party_id = _checked_name("PARTY_ID", args.party_id)
     if exchange_market(party_id) is not None:  # an exchange's party never authenticates
@@ -150,6 +150,8 @@ def _store_party(args, settings: Settings, password: str, memberships) -> None:
             if not args.text_only:
                 hold_server_key(conn)  # sealed under the current key, not one a rotation retires
                 sealed = Keyring.load(settings.secret_key_file).seal(password)
+            if not unregistered_market_contexts(conn, [party_id]):  # its publisher ID: see market-context add
+                raise CommandError(f"{party_id} is a market context's URI, the ID it publishes under; nothing changed")
             add_party(conn, party_id, password_hash, sealed, *astuple(memberships))
             details = dict(_membership_details(memberships), digest_enabled=not args.text_only)
             record_operator(conn, "party add", audit.PARTY_ADDED, Subject(party_id), details)

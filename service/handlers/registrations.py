@@ -20,7 +20,13 @@ from service.domain.commands import (
     RequestRegistration,
     ok_description,
 )
-from service.domain.errors import InvalidValueError, NotFoundError, NotPermittedError, NotStandingError
+from service.domain.errors import (
+    InvalidValueError,
+    NotFoundError,
+    NotPermittedError,
+    NotStandingError,
+    UnknownMarketContextError,
+)
 from service.domain.matching import exchange_market
 from service.domain.registrations import check_asked, check_registrar
 from service.handlers import Context
@@ -42,6 +48,10 @@ def create_registration(cmd: CreateRegistration, uow, ctx: Context) -> CreatedRe
     if exchange_market(registree) is not None:  # it never authenticates and is enrolled nowhere
         raise NotPermittedError(
             f"{registree!r} is reserved for the exchange of a market context: no registration creates or enrols it"
+        )
+    if _is_market_context(registree, ctx):  # its publisher ID: a party of that name would shadow its prices
+        raise NotPermittedError(
+            f"{registree!r} is a market context's URI, the ID it publishes its trade prices under: no party takes it"
         )
     check_asked(cmd.memberships, cmd.initial_password)
     for uri in cmd.memberships.market_contexts:
@@ -92,3 +102,10 @@ def cancel_registration(cmd: CancelRegistration, uow, ctx: Context) -> CanceledR
         uow.audit.record(audit.REGISTRATION_CANCELLED, Subject(cmd.registree_id), {"registration_id": registration_id})
     return CanceledRegistration(tuple(registration_ids))
 
+
+def _is_market_context(party_id: str, ctx: Context) -> bool:
+    try:
+        ctx.market_of(party_id)
+    except UnknownMarketContextError:
+        return False
+    return True

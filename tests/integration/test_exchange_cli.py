@@ -17,6 +17,12 @@ def test_an_exchange_is_started_and_stopped_and_its_party_id_is_reserved(temix, 
     assert temix("market-context", "set", "http://nowhere/ctx", "--exchange", env=env).returncode != 0
     reserved = temix("party", "add", f"{CTX}#exchange", "--password-stdin", stdin="pw", env=env)
     assert reserved.returncode != 0 and "reserved" in reserved.stderr
+    publisher = temix("party", "add", CTX, "--password-stdin", stdin="pw", env=env)  # its trade prices' publisher ID
+    assert publisher.returncode != 0 and "market context's URI" in publisher.stderr
+    assert temix("party", "add", "urn:p1", "--password-stdin", stdin="pw", env=env).returncode == 0
+    taken = temix("market-context", "add", "urn:p1", env=env)
+    assert taken.returncode != 0 and "is a party's ID" in taken.stderr
+    assert "urn:p1" not in temix("market-context", "list", env=env).stdout
     assert temix("db", "check-positions", env=env).returncode == 0
     engine = create_engine(fresh_database_url)
     with engine.begin() as conn:  # a one-sided change point: what a broken fill would leave

@@ -106,6 +106,18 @@ def test_a_market_contexts_exchange_is_registered_by_no_registrar(started, info,
     assert uow.registrations.rows == {} and uow.parties == parties()
 
 
+@pytest.mark.parametrize("password", [None, InitialPassword("pw-X")])
+def test_no_registrar_makes_a_party_of_a_market_contexts_uri(password):
+    """A market context publishes its trade prices under its URI (README "EiQuote"): a party
+    of that ID would shadow them, so no registration creates or enrols one."""
+    uow = market()
+    before = dict(uow.parties)
+    with pytest.raises(TemixError, match="market context's URI") as refused:
+        create_registration(CreateRegistration(CTX, Memberships.of(groups=["g"]), password), uow, ctx(credentials=Credentials()))
+    assert refused.value.response_code == "403"
+    assert uow.registrations.rows == {} and uow.parties == before
+
+
 def test_a_new_party_gets_its_password_only_if_the_server_allows_it():
     uow = market()
     command = CreateRegistration("party-N", Memberships.of([CTX]), InitialPassword("pw-N"))
