@@ -164,7 +164,19 @@ def market_context_terms(node, answer: Answer, result) -> None:
             m.element(q(TEMIX, "optionGranularity"), context.option_granularity),
             m.element(q(TEMIX, "publishesPrices"), "true" if context.publishes_prices else "false"),
             m.element(q(EI, "publisherPartyID"), context.publisher_id),
+            *([m.element(q(TEMIX, "exchangePartyID"), context.exchange_id)] if context.exchange else []),
+            m.element(q(TEMIX, "settlementInterval"), context.settlement_interval),
+            *_balancing(context),
         ))
+
+
+def _balancing(context) -> list:
+    if context.balancing_party_id is None:
+        return []
+    return [m.element(q(TEMIX, "balancingPartyID"), context.balancing_party_id),
+            m.element(q(TEMIX, "priceGrace"), context.price_grace)]
+
+
 # ---------------------------------------------------------------- registrations
 
 REGISTREE, REGISTRAR = q(EI, "registreePartyID"), q(EI, "registrarPartyID")

@@ -135,7 +135,8 @@ class MarketContexts:
 _AS_SEEN_BY = (
     "SELECT m.market_context, m.timezone, m.currency, m.energy_unit, m.option_lead_time,"
     " m.option_granularity, EXISTS (SELECT 1 FROM party_market_context p"
-    " WHERE p.party_id = %s AND p.market_context = m.market_context), m.settlement_interval"
+    " WHERE p.party_id = %s AND p.market_context = m.market_context), m.settlement_interval,"
+    " m.exchange, m.balancing_party_id, m.price_grace"
     " FROM market_context m WHERE m.market_context = ANY(%s)"
 )
 
@@ -153,4 +154,12 @@ class MarketContextRepository:
         if not uris:
             return {}
         rows = self._uow.fetch(self._uow.sql("temix_market_contexts_seen", _AS_SEEN_BY, (party_id, list(uris))))
-        return {row[0]: (MarketContext(*row[:6], settlement_interval=row[7]), row[6]) for row in rows}
+        return {
+            row[0]: (
+                MarketContext(
+                    *row[:6], exchange=row[8], settlement_interval=row[7], balancing_party_id=row[9], price_grace=row[10]
+                ),
+                row[6],
+            )
+            for row in rows
+        }

@@ -43,11 +43,12 @@ def test_an_enrolled_party_reads_the_terms_of_its_market_context(service, engine
         {
             "marketContext": NEW_YORK, "timezone": "America/New_York", "currency": "USD", "energyUnit": "MWh",
             "optionLeadTime": "PT1H", "optionGranularity": "PT1H", "publishesPrices": "true",
-            "publisherPartyID": NEW_YORK,
+            "publisherPartyID": NEW_YORK, "settlementInterval": "PT1H",
         },
         {
             "marketContext": CTX, "timezone": "UTC", "energyUnit": "kWh", "optionLeadTime": "PT1H",
             "optionGranularity": "PT1H", "publishesPrices": "true", "publisherPartyID": CTX,
+            "settlementInterval": "PT1H",
         },
     ]
 
@@ -103,3 +104,17 @@ def test_the_endpoint_takes_only_its_own_operation(service):
     assert reply.is_fault and reply.faultcode.endswith("Client.SoapEnvelope")
     reply = service.call("/EiTender", msg.request_market_context("mc-2", "party-A", CTX))
     assert reply.is_fault and reply.faultcode.endswith("Client.SoapEnvelope")
+
+
+def test_the_terms_name_the_exchange_and_the_balancing_party_once_the_operator_sets_them(service, engine):
+    from service.store.markets import set_balancing, set_exchange, set_settlement_interval
+
+    with engine.begin() as conn:
+        set_exchange(conn, CTX, True)
+        set_settlement_interval(conn, CTX, "PT15M")
+        set_balancing(conn, CTX, "party-C", "PT5M")
+    (found,) = terms(ask(service, "party-A", CTX, request_id="mc-set"))
+    assert {key: found.get(key) for key in ("exchangePartyID", "settlementInterval", "balancingPartyID", "priceGrace")} == {
+        "exchangePartyID": f"{CTX}#exchange", "settlementInterval": "PT15M", "balancingPartyID": "party-C",
+        "priceGrace": "PT5M",
+    }

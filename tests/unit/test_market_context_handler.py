@@ -18,7 +18,10 @@ from tests.support import messages as msg
 from tests.unit.fake_uow import FakeUnitOfWork, Party
 from tests.unit.test_handlers import context
 
-BERLIN = MarketContext("http://market.example.com/temix/berlin", "Europe/Berlin", "EUR", "MWh", "PT2H", "PT15M")
+BERLIN = MarketContext(
+    "http://market.example.com/temix/berlin", "Europe/Berlin", "EUR", "MWh", "PT2H", "PT15M",
+    exchange=True, settlement_interval="PT15M", balancing_party_id="rep-1", price_grace="PT5M",
+)
 OPEN = MarketContext("urn:temix:open")  # no currency: any
 SECRET = MarketContext("urn:temix:other-market")
 
@@ -68,8 +71,11 @@ def test_the_reply_states_each_term_and_the_publisher():
     reply = writer(Answer("r1", "party-A", None), MarketContextTerms((BERLIN, OPEN)))
     berlin, open_ = reply.findall(q(TEMIX, "marketContextTerms"))
     assert [child.text for child in berlin] == [
-        BERLIN.uri, "Europe/Berlin", "EUR", "MWh", "PT2H", "PT15M", "true", BERLIN.uri
+        BERLIN.uri, "Europe/Berlin", "EUR", "MWh", "PT2H", "PT15M", "true", BERLIN.uri,
+        f"{BERLIN.uri}#exchange", "PT15M", "rep-1", "PT5M",
     ]
+    assert [etree.QName(child).localname for child in open_][-2:] == ["publisherPartyID", "settlementInterval"]
+    assert open_.findtext(q(TEMIX, "settlementInterval")) == "PT1H"  # no exchange, no balancing party: left out
     assert berlin.findtext(q(EI, "publisherPartyID")) == BERLIN.publisher_id
     assert open_.find(q(EMIX, "currency")) is None  # any currency: the element is left out
     assert reply.findtext(q(EI, "partyID")) == "party-A"
