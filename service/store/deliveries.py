@@ -6,6 +6,8 @@ whose value differs from the stored one replaces it and the old value goes to
 meter_reading_history, with who reported the new one, when and from where; an identical
 reading changes nothing (not even reported_at). The old values are read in the same
 statement, from its snapshot, so no extra round trip and no window between read and write.
+Rows are written (and locked) in key order, whatever order they came in: two reports of the
+same keys at once queue instead of deadlocking.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ old AS (
 ),
 written AS (
   INSERT INTO meter_reading AS m ({READING}, reported_by, reported_at, source)
-  SELECT {READING}, reported_by, reported_at, source FROM incoming
+  SELECT {READING}, reported_by, reported_at, source FROM incoming ORDER BY {KEY}
   ON CONFLICT ({KEY}) DO UPDATE SET
     interval_end = excluded.interval_end, energy_kwh = excluded.energy_kwh,
     reported_by = excluded.reported_by, reported_at = excluded.reported_at, source = excluded.source

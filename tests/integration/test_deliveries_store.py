@@ -3,6 +3,7 @@ reports changing nothing, and net delivery read back per party and interval."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -109,3 +110,28 @@ def test_unregistered_names_the_parties_that_are_not_registered_in_one_read(part
     with UnitOfWork(parties) as uow:
         assert uow.deliveries.unregistered(["a", "zed", "b", "x"]) == ["x", "zed"]
         assert uow.deliveries.unregistered([]) == []
+
+
+def test_two_reports_of_the_same_keys_in_opposite_orders_at_once_queue_and_never_deadlock(parties):
+    # Each writes its rows in key order: the second waits for the first and corrects it.
+    failures = []
+    for run in range(5):
+        forward = [reading(hour=h, kwh=f"{run}.1") for h in range(1000)]
+        backward = [reading(hour=h, kwh=f"{run}.2") for h in reversed(range(1000))]
+        both = threading.Barrier(2)
+
+        def report(readings, source):
+            both.wait()
+            try:
+                record(parties, readings, source=source)
+            except Exception as error:  # a deadlock (psycopg2 DeadlockDetected) is what this test is for
+                failures.append(f"{type(error).__name__}: {str(error).splitlines()[0]}")
+
+        threads = [threading.Thread(target=report, args=(r, f"req-{run}-{k}")) for k, r in enumerate((forward, backward))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    with parties.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM meter_reading")).scalar_one() == 1000
