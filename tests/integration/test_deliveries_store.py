@@ -135,3 +135,26 @@ def test_two_reports_of_the_same_keys_in_opposite_orders_at_once_queue_and_never
     assert failures == []
     with parties.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM meter_reading")).scalar_one() == 1000
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known bug: the merge reads the old values from its statement's snapshot, which does not see a"
+    " reading a concurrent report committed while this one waited on its key, so the correction"
+    " is counted but its old value never reaches meter_reading_history"
+))
+def test_two_first_reports_of_the_same_keys_at_once_keep_the_corrected_values_in_history(parties):
+    # The first report holds its new readings uncommitted until the second waits on their keys.
+    second = []
+    with UnitOfWork(parties) as first:
+        assert first.deliveries.record([reading(kwh="1")], "meter-1", T0 + 48 * HOUR, "req-1").new == 1
+        waiting = threading.Thread(target=lambda: second.append(record(parties, [reading(kwh="2")], source="req-2")))
+        waiting.start()
+        with parties.connect() as conn:
+            while not conn.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )).scalar_one():
+                waiting.join(0.01)
+        first.commit()
+    waiting.join()
+    assert second[0].corrected == 1
+    assert [(old, new) for *_, old, new, _, _ in history(parties)] == [(Decimal("1"), Decimal("2"))]
