@@ -137,11 +137,6 @@ def test_two_reports_of_the_same_keys_in_opposite_orders_at_once_queue_and_never
         assert conn.execute(text("SELECT count(*) FROM meter_reading")).scalar_one() == 1000
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug: the merge reads the old values from its statement's snapshot, which does not see a"
-    " reading a concurrent report committed while this one waited on its key, so the correction"
-    " is counted but its old value never reaches meter_reading_history"
-))
 def test_two_first_reports_of_the_same_keys_at_once_keep_the_corrected_values_in_history(parties):
     # The first report holds its new readings uncommitted until the second waits on their keys.
     second = []
