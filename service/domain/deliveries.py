@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from service.domain.errors import InvalidValueError
 from service.domain.intervals import exact_duration_text, parse_duration, to_utc
+from service.domain.limits import check_amount
 
 DAY = timedelta(days=1)
 MINIMUM_SETTLEMENT_INTERVAL = timedelta(minutes=1)
@@ -108,7 +109,7 @@ def energy(text: str) -> Decimal:
 
 def check_reading(reading: MeterReading, step: timedelta, tz: ZoneInfo) -> MeterReading:
     """The reading with UTC instants, if it covers exactly one settlement interval and its
-    energy is at least zero."""
+    energy is at least zero and within the amount bounds (``limits``: what a NUMERIC holds)."""
     for name in ("party_id", "market_context", "interface"):
         if not getattr(reading, name).strip():
             raise InvalidValueError(f"A meter reading needs a {name.replace('_', ' ')}")
@@ -121,6 +122,7 @@ def check_reading(reading: MeterReading, step: timedelta, tz: ZoneInfo) -> Meter
         )
     if not isinstance(reading.energy_kwh, Decimal) or not reading.energy_kwh.is_finite() or reading.energy_kwh < 0:
         raise InvalidValueError(f"Energy must be zero or more kWh, not {reading.energy_kwh}")
+    check_amount(reading.energy_kwh, "energy in kWh")
     return MeterReading(reading.party_id, reading.market_context, reading.interface, start, end,
                         reading.injection, reading.energy_kwh)
 

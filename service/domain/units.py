@@ -113,6 +113,11 @@ def rate_kw(quantity: Decimal, item_units: str, scale_code: str) -> Decimal:
     return check_amount(_rescale(quantity, _exponent(scale_code) - _KILO, "quantity"), "rate in kW")
 
 
+def metered_kwh(quantity: Decimal, scale_code: str) -> Decimal:
+    """A power:energyReal quantity (in scaled Wh) as kWh, exactly, within the amount bounds."""
+    return check_amount(_rescale(quantity, _exponent(scale_code) - _KILO, "quantity"), "energy in kWh")
+
+
 @lru_cache(maxsize=4096)  # a list of 100 tenders re-renders few distinct rates; the result is plain()
 def to_scale(kw: Decimal, scale_code: str) -> Decimal:
     """A rate in kW in the party's own scale of watts (the inverse of ``rate_kw``)."""

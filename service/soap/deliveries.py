@@ -18,14 +18,13 @@ from lxml import etree
 from service.domain.deliveries import CreateDelivery, DeliveryAsked, MeterReading, ReportDelivery
 from service.domain.errors import InvalidValueError
 from service.domain.intervals import exact_duration_text
-from service.domain.units import SI_EXPONENTS, plain
+from service.domain.units import metered_kwh
 from service.soap import mapping as m
 from service.soap.ns import EI, EMIX, MIN, POWER, SCALE, TEMIX, q
 from service.soap.readers import Reading
 
 DELIVERY = q(EMIX, "delivery")
 METERED_POWER = q(TEMIX, "meteredPower")
-_KILO = SI_EXPONENTS["k"]
 
 # ---------------------------------------------------------------- readers
 
@@ -87,7 +86,10 @@ def energy_kwh(power: m.Kids, quantity: etree._Element) -> Decimal:
         raise InvalidValueError(
             f"Energy cannot be negative ({quantity.text}): report withdrawal with injection false, at {m.where(quantity)}"
         )
-    return plain(value.scaleb(SI_EXPONENTS[scale] - _KILO))
+    try:
+        return metered_kwh(value, scale)
+    except InvalidValueError as error:
+        raise InvalidValueError(f"{error.description} at {m.where(quantity)}") from None
 
 
 # ---------------------------------------------------------------- writer parts

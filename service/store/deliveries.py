@@ -6,6 +6,11 @@ whose value differs from the stored one replaces it and the old value goes to
 meter_reading_history, with who reported the new one, when and from where; an identical
 reading changes nothing (not even reported_at). The old values are read in the same
 statement, from its snapshot, so no extra round trip and no window between read and write.
+Rows are written (and locked) in key order, whatever order they came in: two reports of the
+same keys at once queue instead of deadlocking. A row another transaction committed while this
+one waited on its key is updated but was not in the snapshot: its old value is unknown (the
+merge's third count), so a report rolls back to before its merge and merges again, in a new
+snapshot that sees it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from service.domain.deliveries import MeterReading, RecordCounts
 KEY = "party_id, market_context, interface, interval_start, injection"
 READING = "party_id, market_context, interface, interval_start, interval_end, injection, energy_kwh"
 
+_W_KEY = ", ".join(f"w.{column}" for column in KEY.split(", "))
 # {incoming}: a SELECT of READING and reported_by, reported_at, source; no key twice.
 _MERGE = f"""
 WITH incoming AS ({{incoming}}),
@@ -26,7 +32,7 @@ old AS (
 ),
 written AS (
   INSERT INTO meter_reading AS m ({READING}, reported_by, reported_at, source)
-  SELECT {READING}, reported_by, reported_at, source FROM incoming
+  SELECT {READING}, reported_by, reported_at, source FROM incoming ORDER BY {KEY}
   ON CONFLICT ({KEY}) DO UPDATE SET
     interval_end = excluded.interval_end, energy_kwh = excluded.energy_kwh,
     reported_by = excluded.reported_by, reported_at = excluded.reported_at, source = excluded.source
@@ -38,7 +44,9 @@ history AS (
   SELECT {KEY}, o.energy_kwh, w.energy_kwh, w.reported_by, w.reported_at, w.source
   FROM written w JOIN old o USING ({KEY}) WHERE NOT w.inserted
 )
-SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
+  (SELECT count(*) FROM written w WHERE NOT w.inserted AND NOT EXISTS (SELECT 1 FROM old o WHERE ({KEY}) = ({_W_KEY})))
+FROM written
 """
 
 _ARRAYS = (
@@ -46,6 +54,8 @@ _ARRAYS = (
     " FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[], %s::boolean[],"
     f" %s::numeric[]) AS r({READING})"
 )
+
+_MERGE_ARRAYS = _MERGE.format(incoming=_ARRAYS)
 
 _UNREGISTERED = (
     "SELECT asked FROM unnest(%s::text[]) AS asked WHERE NOT EXISTS (SELECT 1 FROM party WHERE party_id = asked)"
@@ -72,7 +82,7 @@ def merge_sql(incoming: str) -> str:
 
 
 def counts(total: int, row: Sequence[int]) -> RecordCounts:
-    new, corrected = row
+    new, corrected, _unseen = row
     return RecordCounts(new=new, corrected=corrected, unchanged=total - new - corrected)
 
 
@@ -97,8 +107,13 @@ class DeliveryRepository:
             [r.start for r in readings], [r.end for r in readings], [r.injection for r in readings],
             [r.energy_kwh for r in readings],
         )
-        statement = self._uow.sql("temix_meter_record", merge_sql(_ARRAYS), (reported_by, reported_at, source, *columns))
-        return counts(len(readings), self._uow.fetch(statement)[0])
+        params = (reported_by, reported_at, source, *columns)
+        row = self._uow.fetch(b"SAVEPOINT temix_meter_record;\n" + self._uow.sql("temix_meter_record", _MERGE_ARRAYS, params))[0]
+        while row[2]:  # corrections whose old value the snapshot missed: again, in a new one
+            row = self._uow.fetch(
+                b"ROLLBACK TO SAVEPOINT temix_meter_record;\n" + self._uow.sql("temix_meter_record", _MERGE_ARRAYS, params)
+            )[0]
+        return counts(len(readings), row)
 
     def unregistered(self, party_ids: Sequence[str]) -> list[str]:
         """Those of ``party_ids`` that are not registered parties, in one round trip."""

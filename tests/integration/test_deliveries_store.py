@@ -3,6 +3,7 @@ reports changing nothing, and net delivery read back per party and interval."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -109,3 +110,46 @@ def test_unregistered_names_the_parties_that_are_not_registered_in_one_read(part
     with UnitOfWork(parties) as uow:
         assert uow.deliveries.unregistered(["a", "zed", "b", "x"]) == ["x", "zed"]
         assert uow.deliveries.unregistered([]) == []
+
+
+def test_two_reports_of_the_same_keys_in_opposite_orders_at_once_queue_and_never_deadlock(parties):
+    # Each writes its rows in key order: the second waits for the first and corrects it.
+    failures = []
+    for run in range(5):
+        forward = [reading(hour=h, kwh=f"{run}.1") for h in range(1000)]
+        backward = [reading(hour=h, kwh=f"{run}.2") for h in reversed(range(1000))]
+        both = threading.Barrier(2)
+
+        def report(readings, source):
+            both.wait()
+            try:
+                record(parties, readings, source=source)
+            except Exception as error:  # a deadlock (psycopg2 DeadlockDetected) is what this test is for
+                failures.append(f"{type(error).__name__}: {str(error).splitlines()[0]}")
+
+        threads = [threading.Thread(target=report, args=(r, f"req-{run}-{k}")) for k, r in enumerate((forward, backward))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    with parties.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM meter_reading")).scalar_one() == 1000
+
+
+def test_two_first_reports_of_the_same_keys_at_once_keep_the_corrected_values_in_history(parties):
+    # The first report holds its new readings uncommitted until the second waits on their keys.
+    second = []
+    with UnitOfWork(parties) as first:
+        assert first.deliveries.record([reading(kwh="1")], "meter-1", T0 + 48 * HOUR, "req-1").new == 1
+        waiting = threading.Thread(target=lambda: second.append(record(parties, [reading(kwh="2")], source="req-2")))
+        waiting.start()
+        with parties.connect() as conn:
+            while not conn.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )).scalar_one():
+                waiting.join(0.01)
+        first.commit()
+    waiting.join()
+    assert second[0].corrected == 1
+    assert [(old, new) for *_, old, new, _, _ in history(parties)] == [(Decimal("1"), Decimal("2"))]

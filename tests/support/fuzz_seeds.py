@@ -17,12 +17,13 @@ import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import requests
 from lxml import etree
 
 from service.soap.ns import EI, q
+from tests.support import delivery_messages as dlv
 from tests.support import messages as msg
 from tests.support import option_messages as opt
 from tests.support import quote_messages as quo
@@ -32,15 +33,21 @@ from tests.support.server import CTX, Server
 CTX2 = "http://market.example.com/temix/fuzz-distribution"
 # MAKER's tenders are accepted and read; SELLER creates, distributes and cancels tenders and
 # publishes quotes; SELLER and MAKER send orders to CTX's exchange; REGISTRAR registers
-# REGISTREE (and new parties).
+# REGISTREE (and new parties); METER reports the readings of READER, OTHER and HOLDER, who ask
+# for their metered energy back.
 MAKER, SELLER, ACCEPTOR, HOLDER, READER, OTHER = "fz-maker", "fz-seller", "fz-acceptor", "fz-holder", "fz-reader", "fz-other"
-REGISTRAR, REGISTREE = "fz-registrar", "fz-registree"
-PARTIES = (MAKER, SELLER, ACCEPTOR, HOLDER, READER, OTHER, REGISTRAR, REGISTREE)
+REGISTRAR, REGISTREE, METER = "fz-registrar", "fz-registree", "fz-meter"
+PARTIES = (MAKER, SELLER, ACCEPTOR, HOLDER, READER, OTHER, REGISTRAR, REGISTREE, METER)
+METERED = (READER, OTHER, HOLDER)
 EXCHANGE = f"{CTX}#exchange"
 # Registrations to cancel, made one request each: fewer than the requests of the fuzz (the later
 # cancellations find theirs cancelled: 410), so that the set-up stays short.
 REGISTRATIONS = 300
 OPTION_START = datetime(2030, 1, 1, tzinfo=UTC)
+METERED_DAY = datetime(2030, 3, 1, tzinfo=UTC)  # the first of the days metered (DAYS_METERED)
+DAYS_METERED = 3
+# settlement interval per market context: readings and deliveries are whole ones
+SETTLEMENT = {CTX: timedelta(hours=1), CTX2: timedelta(minutes=15)}
 
 
 def password(party: str) -> str:
@@ -98,9 +105,11 @@ def known_ids(operation: str, market: Market, index: int) -> KnownIds:
 def add_parties(server: Server) -> None:
     server.add_market_context(CTX2, currency="USD")
     server.temix("market-context", "set", CTX, "--exchange")
+    server.temix("market-context", "set", CTX2, "--settlement-interval", "PT15M")
     for party in PARTIES:
-        if party == REGISTRAR:
-            server.temix("party", "add", party, "--password-stdin", "--role", "registrar", stdin=password(party) + "\n")
+        if party in (REGISTRAR, METER):
+            role = "registrar" if party == REGISTRAR else "meter"
+            server.temix("party", "add", party, "--password-stdin", "--role", role, stdin=password(party) + "\n")
             continue
         contexts = (CTX, CTX2) if party in (SELLER, OTHER) else (CTX,)
         server.add_party(party, password(party), market_contexts=contexts, groups=("north",) if party == OTHER else ())
@@ -116,7 +125,8 @@ def call(server: Server, path: str, payload, party: str) -> etree._Element:
 
 def set_up(server: Server, count: int) -> Market:
     """The objects the seeds name: tenders to accept, cancel and read, an option to exercise,
-    quotes to cancel and read (``count`` of each), registrations to cancel."""
+    quotes to cancel and read (``count`` of each), registrations to cancel, READER's first
+    metered day."""
     big = [(f"big-{k}", msg.product(quantity="1000000")) for k in range(4)]
     call(server, "/EiTender", msg.create_tender("setup-big", MAKER, ACCEPTOR, *big), MAKER)
     option = opt.option(start="2030-01-01T00:00:00Z", duration="PT8760H", quantity="1000")
@@ -139,6 +149,9 @@ def set_up(server: Server, count: int) -> Market:
     def register(k: int) -> str:
         payload = msg.create_party_registration(f"setup-reg-{k}", REGISTREE, groups=(f"pool-g-{k}",))
         return call(server, "/EiRegistration", payload, REGISTRAR).findtext(f".//{q(EI, 'registrationID')}")
+
+    hours = [(READER, dlv.delivery(at(METERED_DAY + timedelta(hours=h)), quantity="1.5", uid=f"h{h}")) for h in range(24)]
+    call(server, "/EiDelivery", dlv.report_delivery("setup-metered", METER, *hours), METER)
 
     with ThreadPoolExecutor(2) as threads:
         registrations = tuple(threads.map(register, range(min(count, REGISTRATIONS))))
@@ -179,6 +192,13 @@ def some_orders(rng: random.Random, rid: str):
 
 def intervals(rng: random.Random) -> tuple[str, ...]:
     return rng.choice([(), ("2030-01-01T00:00:00Z/P1D",), ("2030-01-01T09:00:00Z/2030-01-01T12:00:00Z",)])
+
+
+def at(instant: datetime, rng: random.Random | None = None) -> str:
+    """``instant`` in UTC with ``Z``, or (drawn from ``rng``) the same instant at another offset."""
+    if rng is not None and rng.random() < 0.3:
+        return instant.astimezone(timezone(timedelta(hours=rng.choice([2, -5])))).isoformat()
+    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def signed(path: str, payload, party: str, headers=()) -> Case:
@@ -331,3 +351,57 @@ def request_party_registration(market, rid, index, rng):
 def cancel_party_registration(market, rid, index, rng):
     registration = market.registrations[index % len(market.registrations)]
     return signed("/EiRegistration", msg.cancel_party_registration(rid, REGISTRAR, REGISTREE, registration), REGISTRAR)
+
+
+@seed("EiReportDelivery", "rd")
+def report_delivery(market, rid, index, rng):
+    # Few keys (three parties, two nodes, three days), so that reports correct each other's
+    # readings, the two client threads' at once too; no key twice in one report.
+    readings, keys = [], set()
+    for k in range(rng.choice([1, 1, 2, 4, 8])):
+        market_context = rng.choice([CTX, CTX2])
+        step = SETTLEMENT[market_context]
+        start = METERED_DAY + step * rng.randrange(DAYS_METERED * (timedelta(days=1) // step))
+        party, node, injection = rng.choice(METERED), rng.choice(["NODE-1", "NODE-2"]), rng.random() < 0.3
+        if (party, market_context, node, start, injection) in keys:
+            continue
+        keys.add((party, market_context, node, start, injection))
+        scale, quantity = rng.choice([("k", rng.choice(["0", "1.25", "0.001", "1000"])), (None, "2.5"), ("none", "1250"), ("M", "0.0015")])
+        one = dlv.delivery(
+            at(start, rng), rng.choice(["PT1H", "PT60M"]) if step == timedelta(hours=1) else "PT15M", quantity=quantity,
+            node=node, injection=injection, scale=scale, market_context=market_context, uid=f"{rid}-{k}",
+        )
+        readings.append((party, one))
+    return signed("/EiDelivery", dlv.report_delivery(rid, METER, *readings), METER)
+
+
+@seed("EiCreateDelivery", "cdl")
+def create_delivery(market, rid, index, rng):
+    # READER's first metered day is all in (set_up); the rest is what the fuzz of
+    # EiReportDelivery reported, if it did.
+    party = rng.choice(METERED)
+    deliveries = []
+    for k in range(rng.randint(1, 4)):
+        market_context = rng.choice([CTX, CTX, CTX2])
+        step = SETTLEMENT[market_context]
+        start = METERED_DAY + step * rng.randrange(DAYS_METERED * (timedelta(days=1) // step))
+        duration = rng.choice(["PT1H", "PT2H", "P1D"] if step == timedelta(hours=1) else ["PT15M", "PT30M", "PT1H"])
+        deliveries.append(dlv.delivery(
+            at(start, rng), duration, node=rng.choice(["NODE-1", "NODE-1", "NODE-2"]), injection=rng.random() < 0.3,
+            scale=rng.choice(["k", None]), market_context=market_context, uid=f"{rid}-{k}",
+        ))
+    return signed("/EiDelivery", dlv.create_delivery(rid, party, *deliveries), party)
+
+
+@seed("EiRequestBook", "rb")
+def request_book(market, rid, index, rng):
+    # the books of the orders the fuzz of EiCreateTender sends to CTX's exchange (msg.START, NODE-1)
+    party = rng.choice([SELLER, MAKER, READER, OTHER])
+    market_context = rng.choice([CTX, CTX, CTX, CTX2])
+    node, receipt = rng.choice([(None, None), ("NODE-1", None), ("NODE-2", None), ("NODE-1", "NODE-2")])
+    start, duration = rng.choice([(None, None), (msg.START, "PT1H"), ("2030-01-01T11:00:00+01:00", "PT15M"), ("2030-01-01T00:00:00Z", "P1D")])
+    payload = msg.request_book(
+        rid, party, market_context, kind=rng.choice([None, "energy", "transport"]), node=node, receipt=receipt,
+        start=start, duration=duration, depth=rng.choice([None, 1, 5, 50]),
+    )
+    return signed("/EiTender", payload, party)

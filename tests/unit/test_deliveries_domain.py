@@ -94,3 +94,10 @@ def test_net_kwh_is_injection_positive_withdrawal_negative():
     assert (withdrawal.net_kwh, injection.net_kwh) == (Decimal("-2"), Decimal("2"))
     assert withdrawal.key != injection.key
     assert repeated_keys([withdrawal, injection, withdrawal]) == [withdrawal.key]
+
+
+@pytest.mark.parametrize("kwh", ["1E+131072", "1E+20", "1E-31"])
+def test_energy_beyond_the_amount_bounds_is_refused_before_the_database_sees_it(kwh):
+    start = datetime(2026, 7, 1, 10, tzinfo=UTC)  # a CSV import's reading, as a report's
+    with pytest.raises(InvalidValueError, match="energy in kWh"):
+        check_reading(reading(start, start + Q, kwh), Q, BERLIN)

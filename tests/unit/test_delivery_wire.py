@@ -81,3 +81,13 @@ def test_a_create_delivery_request_of_the_same_shape_validates_and_its_reply_too
     reported = w.reply(q(TEMIX, "eiReportedDelivery"), w.response, w.party, wd.reported_counts)(
         w.Answer("r2", "meter-1", None), ReportedDelivery(RecordCounts(1, 2, 3)))
     assert [reported.findtext(q(TEMIX, t)) for t in ("newReadings", "correctedReadings", "unchangedReadings")] == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize("scale, quantity", [("k", "1E+131072"), ("k", "1E+999999999"), ("M", "1E+17"), ("k", "1E-999999999")])
+def test_a_quantity_beyond_the_amount_bounds_is_a_400_naming_the_element_not_a_server_fault(schemas, scale, quantity):
+    payload = readme_report()
+    payload.find(f".//{q(SCALE, 'siScaleCode')}").text = scale
+    payload.find(f".//{q(EMIX, 'quantity')}").text = quantity
+    assert schemas.errors(payload) == []
+    with pytest.raises(InvalidValueError, match=r"(out of range|significant digits).*quantity \(line \d+\)"):
+        wd.report_delivery(payload, READING)
