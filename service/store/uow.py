@@ -210,18 +210,19 @@ class UnitOfWork:
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# A value in COPY's text format, as psycopg2 would have quoted it into a statement, by type;
+# numbers (Decimal, int) as str() writes them, as psycopg2 does.
+_COPY_FORMS = {
+    type(None): lambda _: "\\N",
+    str: lambda value: value.translate(_COPY_ESCAPES),
+    bool: lambda value: "t" if value else "f",
+    bytes: lambda value: "\\\\x" + value.hex(),  # bytea's hex form, its backslash escaped
+    datetime: datetime.isoformat,
+}
 
 
 def _copy_text(value) -> str:
-    """A value in COPY's text format, as psycopg2 would have quoted it into a statement."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, bytes):
-        return "\\\\x" + value.hex()  # bytea's hex form, its backslash escaped
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)  # numbers: Decimal and int as psycopg2 writes them
+    form = _COPY_FORMS.get(type(value))
+    if form is None:  # a str subclass (an enum's value) as its text, numbers by str()
+        form = _COPY_FORMS[str] if isinstance(value, str) else str
+    return form(value)
