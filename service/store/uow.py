@@ -28,6 +28,7 @@ import re
 import zlib
 from collections.abc import Callable, Mapping
 from contextlib import suppress
+from operator import itemgetter
 from datetime import datetime
 
 import psycopg2
@@ -152,7 +153,8 @@ class UnitOfWork:
         if not self._begun or self._queued:
             self._send(None, begin=True)
         columns = list(rows[0])
-        lines = io.StringIO("".join("\t".join([_copy_text(r[c]) for c in columns]) + "\n" for r in rows))
+        values = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
+        lines = io.StringIO("".join(["\t".join(map(_copy_text, values(r))) + "\n" for r in rows]))
         self._cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", lines)
 
     def queue(self, statement: bytes, refusals: Refusals | None = None) -> None:
@@ -210,19 +212,22 @@ class UnitOfWork:
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-# A value in COPY's text format, as psycopg2 would have quoted it into a statement, by type;
-# numbers (Decimal, int) as str() writes them, as psycopg2 does.
-_COPY_FORMS = {
-    type(None): lambda _: "\\N",
-    str: lambda value: value.translate(_COPY_ESCAPES),
-    bool: lambda value: "t" if value else "f",
-    bytes: lambda value: "\\\\x" + value.hex(),  # bytea's hex form, its backslash escaped
-    datetime: datetime.isoformat,
-}
 
 
 def _copy_text(value) -> str:
-    form = _COPY_FORMS.get(type(value))
-    if form is None:  # a str subclass (an enum's value) as its text, numbers by str()
-        form = _COPY_FORMS[str] if isinstance(value, str) else str
-    return form(value)
+    """A value in COPY's text format, as psycopg2 would have quoted it into a statement (the
+    common types first: a run formats millions)."""
+    kind = type(value)
+    if kind is str:  # escaped only if it must be: translate is slow
+        return value if value.isprintable() and "\\" not in value else value.translate(_COPY_ESCAPES)
+    if value is None:
+        return "\\N"
+    if kind is datetime:
+        return value.isoformat()
+    if kind is bytes:
+        return "\\\\x" + value.hex()  # bytea's hex form, its backslash escaped
+    if kind is bool:
+        return "t" if value else "f"
+    if isinstance(value, str):  # a str subclass (an enum's value): its text
+        return str.translate(value, _COPY_ESCAPES)
+    return str(value)  # numbers: Decimal and int as psycopg2 writes them
