@@ -107,7 +107,7 @@ def _book(uow, ctx: SettleContext, imbalances) -> list:
         subject = Subject(entry.imbalance.party_id, market.balancing_party_id, transaction_id=entry.transaction_id)
         uow.audit.record(audit.TRANSACTION_CREATED, subject, details)
     uow.positions.apply(changes)  # in key order, as every handler
-    uow.queue(uow.audit.pending())
+    uow.audit.copy_pending()
     uow.flush()
     return booked
 

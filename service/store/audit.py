@@ -69,6 +69,12 @@ class AuditTrail:
             return None
         return self._uow.insert_sql("temix_audit", "audit_event", rows)
 
+    def copy_pending(self) -> None:
+        """COPY the events recorded since the last call now, inside the unit's transaction
+        (a settlement run's thousands, a chunk at a time)."""
+        rows, self._rows = self._rows, []
+        self._uow.copy("audit_event", rows)
+
 
 def record_operator(conn: Connection, command: str, kind: str, subject: Subject, details: dict | None = None) -> None:
     """Record a change made with ``temix COMMAND`` in the connection's transaction (the one

@@ -114,8 +114,8 @@ class SettlementRepository:
 
     def book(self, market_context: str, market_currency: str | None, balancing_party_id: str, run_id: str,
              imbalances: list[Imbalance], delivery_form, now: datetime) -> list[Booked]:
-        """Queue the imbalance transactions (tender, transaction, settlement row each), sent
-        with the unit's commit; ``delivery_form(terms)`` gives the stored products (the party's
+        """Write the imbalance transactions (tender, transaction, settlement row each) with
+        COPY, inside the unit's transaction; ``delivery_form(terms)`` gives the stored products (the party's
         view, the balancing party's)."""
         if not imbalances:
             return []
@@ -156,9 +156,8 @@ class SettlementRepository:
                 price_source=imbalance.price.source, transaction_pk=transaction_pk, run_id=run_id, settled_at=now,
             ))
             booked.append(Booked(transaction_id, imbalance, terms))
-        for name, table, rows in (("tender", "tender", tenders), ("transaction", "transaction", transactions),
-                                  ("settlement", "settlement", settlements)):
-            uow.queue(uow.insert_sql(f"temix_settle_{name}", table, rows))
+        for table, rows in (("tender", tenders), ("transaction", transactions), ("settlement", settlements)):
+            uow.copy(table, rows)
         return booked
 
 

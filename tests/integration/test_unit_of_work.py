@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg2
 import pytest
 from sqlalchemy import text
 
@@ -102,3 +103,28 @@ def test_core_statements_share_the_units_transaction(any_engine, engine, party):
         assert uow.conn.execute(text("SELECT count(*) FROM used_nonce")).scalar() == 1
     assert nonces(engine) == []
     assert any_engine.pool.checkedout() == 0  # the connection went back to the pool
+
+
+TRICKY = ["tab\there", "back\\slash", "new\nline\r", "\\N", "", "\\x41", "plain é"]
+
+
+def test_copied_rows_follow_the_queued_writes_and_keep_every_character(any_engine, engine, party):
+    from datetime import UTC, datetime
+
+    with UnitOfWork(any_engine) as uow:
+        queue_nonce(uow, party, "queued")
+        uow.copy("used_nonce", [dict(party_id=party, nonce=n, created_at=datetime(2031, 6, 2, tzinfo=UTC)) for n in TRICKY])
+        uow.commit()
+    assert sorted(nonces(engine)) == sorted(["queued", *TRICKY])
+
+
+def test_copied_rows_are_not_written_without_commit_nor_after_a_refused_row(any_engine, engine, party):
+    from datetime import UTC, datetime
+
+    with UnitOfWork(any_engine) as uow:
+        uow.copy("used_nonce", [dict(party_id=party, nonce="uncommitted", created_at=datetime(2031, 6, 2, tzinfo=UTC))])
+    with pytest.raises(psycopg2.IntegrityError), UnitOfWork(any_engine) as uow:
+        uow.copy("used_nonce", [dict(party_id=party, nonce="fine", created_at=datetime(2031, 6, 2, tzinfo=UTC))])
+        uow.copy("used_nonce", [dict(party_id=party, nonce="refused", created_at=None)])  # NOT NULL
+        uow.commit()
+    assert nonces(engine) == []

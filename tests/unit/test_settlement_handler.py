@@ -33,6 +33,9 @@ class Audit(FakeAudit):
     def pending(self):
         return None
 
+    def copy_pending(self) -> None:
+        pass
+
 
 class FakeSettlements:
     """``uow.settlements`` over the fake's positions: quotes and trade prices as given."""
