@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import run_all  # noqa: F401, I001  (first: puts the service tree on sys.path)
 from fronts import _median, cpu_ms_per_request
-from run_all import BENCH, LOGIN_PARTIES_EXTRA, Monitor, ScaleRun, log, machine, save_run
+from run_all import BENCH, LOGIN_PARTIES_EXTRA, Monitor, ScaleRun, log, machine, save_run, tear_down
 
 import load
 import preload
@@ -250,12 +249,7 @@ def main(argv=None) -> int:
             one_round(run, round_no, order, phases)
         plan = explain(run)
     finally:
-        monitor.running = False
-        for server in list(run.servers):
-            run.stop(server)
-        if run.engine is not None:
-            run.close_database()
-        shutil.rmtree(workdir, ignore_errors=True)
+        tear_down(run, monitor, workdir)
         data = {"date": args.date, "machine": info, "scale": args.scale, "duration": args.duration,
                 "rounds": args.rounds, "clients": args.clients, "workers": args.workers, "phases": phases,
                 "commit": tree_commit(BENCH.parent), "explain": plan}

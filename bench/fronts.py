@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ from datetime import date
 from pathlib import Path
 
 import run_all  # noqa: E402  (puts the service tree on sys.path)
-from run_all import BENCH, SRC, Monitor, ScaleRun, log, machine, save_run
+from run_all import BENCH, SRC, Monitor, ScaleRun, log, machine, save_run, tear_down
 from sqlalchemy import text
 
 import preload  # noqa: E402
@@ -367,12 +366,7 @@ def main(argv=None) -> int:
             folder = Path(args.profile_dir) if args.profile_dir else workdir / "profile"
             profiled = profile(run, server, int(min(15, args.duration)), folder)
     finally:
-        monitor.running = False
-        for server in list(run.servers):
-            run.stop(server)
-        if run.engine is not None:
-            run.close_database()
-        shutil.rmtree(workdir, ignore_errors=True)
+        tear_down(run, monitor, workdir)
         data = {"date": args.date, "machine": info, "scale": args.scale, "duration": args.duration,
                 "slow_seconds": args.slow_seconds, "rounds": args.rounds, "clients": args.clients, "workers": args.workers,
                 "fronts": fronts, "profile": profiled,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -28,7 +27,7 @@ from pathlib import Path
 import fronts
 import run_all  # noqa: E402  (puts the service tree on sys.path)
 from fronts import FRONTS, TREES, _median, cpu_ms_per_request, start, tree_commit
-from run_all import BENCH, Monitor, ScaleRun, log, machine, save_run
+from run_all import BENCH, Monitor, ScaleRun, log, machine, save_run, tear_down
 from sqlalchemy import text
 
 import preload  # noqa: E402
@@ -138,12 +137,7 @@ def main(argv=None) -> int:
             order = list(TREES) if round_no % 2 == 0 else list(TREES)[::-1]
             one_round(run, order, ports, round_no, phases)
     finally:
-        monitor.running = False
-        for server in list(run.servers):
-            run.stop(server)
-        if run.engine is not None:
-            run.close_database()
-        shutil.rmtree(workdir, ignore_errors=True)
+        tear_down(run, monitor, workdir)
         data = {"date": args.date, "machine": info, "scale": args.scale, "duration": args.duration, "rounds": args.rounds,
                 "clients": args.clients, "workers": args.workers, "phases": phases,
                 "trees": {name: {"src": str(path), "commit": tree_commit(path)} for name, path in TREES.items()}}

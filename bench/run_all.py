@@ -67,6 +67,16 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def tear_down(run, monitor, workdir: Path) -> None:
+    """After a bench's rounds: its servers stopped, its database closed, its folder gone."""
+    monitor.running = False
+    for server in list(run.servers):
+        run.stop(server)
+    if run.engine is not None:
+        run.close_database()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 def save_run(stem: Path, data: dict, render) -> None:
     """A run's figures: ``stem``.json as measured, ``stem``.md as the README's tables show them."""
     stem.with_suffix(".json").write_text(json.dumps(data, indent=1, default=str))
