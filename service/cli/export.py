@@ -15,11 +15,12 @@ import argparse
 import csv
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from service.cli.audit import instant_arg
 from service.cli.common import CommandError, with_connection
+from service.domain.intervals import utc_text
 
 
 def add_commands(commands, common: argparse.ArgumentParser) -> None:
@@ -42,7 +43,7 @@ def cell(value) -> str | bool | None:
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return utc_text(value)
     return value
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TextIO
 
 from service.cli.common import CommandError, engine_for, open_database, print_table, with_connection
 from service.config import Settings
 from service.domain import audit
 from service.domain.audit import Subject
+from service.domain.intervals import utc_text
 from service.domain.push import STATES, check_callback_url
 
 
@@ -145,4 +146,4 @@ def _follow(engine, settings: Settings, party_id: str | None) -> int:
 
 
 def _instant(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return None if value is None else utc_text(value)

@@ -49,6 +49,11 @@ _FRACTION_BEFORE_NON_SECONDS = re.compile(r"\.[0-9]*[YMWDH]")
 _FRACTION_ON_MINUTES = re.compile(r"T.*\.[0-9]*M")
 
 
+def utc_text(instant: datetime) -> str:
+    """An aware instant as ISO 8601 in UTC with ``Z``, as exports and listings write it."""
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def to_utc(instant: datetime, what: str = "time") -> datetime:
     """The same instant in UTC; a naive datetime names no instant and is refused, and one
     outside the supported years (``limits``) too."""
